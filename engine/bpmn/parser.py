@@ -1,0 +1,118 @@
+"""Our BPMN dialect's parser: SpiffWorkflow's ``CamundaParser`` with the extensions callgov supports.
+
+What it adds to the Camunda parser:
+
+* user tasks read ``camunda:formData`` whether or not a ``camunda:formKey`` is set, and carry
+  ``camunda:candidateGroups`` (as role keys), ``camunda:assignee`` and ``camunda:dueDate``;
+* service tasks must be ``camunda:type="external"`` with a ``camunda:topic``: the topic names a
+  registered Python operation (Java classes, expressions and delegates cannot exist here);
+* XML is read with a hardened lxml parser: no DTDs, no entities, no network, a size limit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
+from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser
+from SpiffWorkflow.camunda.parser.task_spec import UserTaskParser as CamundaUserTaskParser
+from SpiffWorkflow.camunda.specs.user_task import Form
+
+from engine.bpmn.specs import ExternalTaskSpec, HumanTaskSpec
+from engine.errors import Problem
+from engine.roles import parse_candidate_groups, role_for_name
+
+CAMUNDA = "{" + CAMUNDA_MODEL_NS + "}"
+MAX_BPMN_BYTES = 5 * 1024 * 1024
+
+
+class UserTaskParser(CamundaUserTaskParser):
+    """Parses a user task's form and assignment."""
+
+    def create_task(self) -> HumanTaskSpec:
+        groups = []
+        for name in parse_candidate_groups(self.node.get(CAMUNDA + "candidateGroups")):
+            groups.append(role_for_name(name) or name)
+        return HumanTaskSpec(
+            self.spec,
+            self.bpmn_id,
+            form=self.get_form(),
+            candidate_groups=groups,
+            assignee=(self.node.get(CAMUNDA + "assignee") or None),
+            due_date=(self.node.get(CAMUNDA + "dueDate") or None),
+            extensions=self.parse_extensions(),
+            **self.bpmn_attributes,
+        )
+
+    def get_form(self) -> Form:
+        form = super().get_form()
+        if not form.fields and self.node.get(CAMUNDA + "formKey") is None:
+            # Camunda only reads form data with a form key; the Modeler often omits it.
+            self.node.set(CAMUNDA + "formKey", "")
+            try:
+                form = super().get_form()
+            finally:
+                del self.node.attrib[CAMUNDA + "formKey"]
+        return form
+
+
+class ExternalTaskParser(CamundaTaskParser):
+    """Parses ``camunda:type="external"`` service tasks into ``ExternalTaskSpec``."""
+
+    def create_task(self) -> ExternalTaskSpec:
+        kind = self.node.get(CAMUNDA + "type")
+        topic = (self.node.get(CAMUNDA + "topic") or "").strip()
+        if kind != "external" or not topic:
+            self.raise_validation_exception(
+                "A service task must be an external task with a topic (camunda:type=\"external\" and "
+                "camunda:topic naming one of callgov's operations)"
+            )
+        return ExternalTaskSpec(self.spec, self.bpmn_id, topic=topic, **self.bpmn_attributes)
+
+
+class CallgovParser(CamundaParser):
+    """The parser for every BPMN file callgov deploys."""
+
+    OVERRIDE_PARSER_CLASSES = {
+        **CamundaParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("userTask"): (UserTaskParser, HumanTaskSpec),
+        full_tag("serviceTask"): (ExternalTaskParser, ExternalTaskSpec),
+    }
+
+
+class XmlRefused(Exception):
+    """The bytes are not a BPMN document we are willing to read."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+def read_bpmn_xml(content: bytes | str, *, max_bytes: int = MAX_BPMN_BYTES) -> Any:
+    """Parse BPMN XML safely and return the lxml root element.
+
+    Refuses (``XmlRefused``) files over ``max_bytes``, any DOCTYPE (so no entity expansion or
+    external entities, e.g. billion laughs and XXE), and malformed XML, with a message for a person.
+    """
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    if len(data) > max_bytes:
+        raise XmlRefused(Problem(
+            f"The file is {len(data) / 1048576:.1f} MB; BPMN files over {max_bytes // 1048576} MB are refused."
+        ))
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+        huge_tree=False, remove_comments=False,
+    )
+    try:
+        root = etree.fromstring(data, parser=parser)
+    except etree.XMLSyntaxError as error:
+        line = error.lineno if isinstance(error.lineno, int) else None
+        raise XmlRefused(Problem(f"The file is not well-formed XML: {error.msg}", line=line)) from None
+    tree = root.getroottree()
+    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+        raise XmlRefused(Problem("The file declares a DOCTYPE; BPMN files must not contain DTDs or entities."))
+    if etree.QName(root).localname != "definitions":
+        raise XmlRefused(Problem("The file is XML but not BPMN: its root element must be bpmn:definitions."))
+    return root

@@ -27,7 +27,7 @@ from engine.bpmn.serializer import StateSerializer
 from engine.bpmn.specs import ExternalTaskSpec, HumanTaskSpec
 from engine.clock import Clock
 from engine.errors import CallgovError, Conflict, ExpressionError, NotFound, WorkflowFailed
-from engine.expressions import Duration, compile_expression, parse_timer_literal
+from engine.expressions import Duration, evaluate, parse_timer_literal
 from engine.models import CaseCounter, HumanTask, ProcessInstance, TaskCandidate, TaskHistory
 from engine.operations import OperationContext, OperationRegistry, read_only
 from engine.roles import role_for_name
@@ -203,7 +203,7 @@ class InstanceRunner:
 
     def _evaluate(self, text: str, task: Any, what: str) -> Any:
         try:
-            return compile_expression(unwrap_expression(text)).evaluate(task.data, clock=self.clock)
+            return evaluate(unwrap_expression(text), task.data, clock=self.clock)
         except ExpressionError as error:
             raise WorkflowFailed(f"The {what} of '{_title(task)}' could not be worked out: {error}") from None
 

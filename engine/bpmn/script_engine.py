@@ -8,6 +8,7 @@ text (DESIGN decision 2).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
@@ -16,10 +17,15 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from engine.bpmn.compiler import unwrap_expression
 from engine.clock import Clock
 from engine.errors import BusinessError, CallgovError, ExpressionError
-from engine.expressions import compile_expression, compile_script, parse_timer_literal
+from engine.expressions import CompiledScript, compile_expression, compile_script, evaluate, parse_timer_literal
 
 OperationCaller = Callable[[Any, str], Mapping[str, Any] | None]
 """Calls the operation for a topic with the SpiffWorkflow task; returns values to merge into its data."""
+
+
+@lru_cache(maxsize=512)
+def _compiled_script(source: str) -> CompiledScript:
+    return compile_script(source)
 
 
 class SafeScriptEngine(PythonScriptEngine):
@@ -38,13 +44,13 @@ class SafeScriptEngine(PythonScriptEngine):
         if parse_timer_literal(text) is not None:
             return text
         try:
-            return compile_expression(text).evaluate(task.data, clock=self.clock)
+            return evaluate(text, task.data, clock=self.clock)
         except ExpressionError as error:
             raise WorkflowTaskException(f"Expression '{text}' failed: {error}", task=task, exception=error) from None
 
     def execute(self, task: Any, script: str, external_context: Any = None) -> bool:
         try:
-            assignments = compile_script(script or "").run(task.data, clock=self.clock)
+            assignments = _compiled_script(script or "").run(task.data, clock=self.clock)
         except ExpressionError as error:
             raise WorkflowTaskException(f"Script failed: {error}", task=task, exception=error) from None
         task.data.update(assignments)

@@ -4,7 +4,8 @@ Ours: the ``Callgov`` facade on a SQLite file (transactions, projections, histor
 Baseline, measured in the same run: plain SpiffWorkflow (``CamundaParser``, its default serializer)
 running the same BPMN and doing a JSON serializer round trip at every wait.
 
-The last line printed is the ratio ours/baseline (target: at most 1.5).
+The machines here are noisy, so the two sides run in alternating rounds and each side's best round
+counts. The last line printed is the ratio ours/baseline (target: at most 1.5).
 """
 
 from __future__ import annotations
@@ -34,24 +35,28 @@ ANSWERS = {
 }
 
 
-def run_ours(n: int, folder: Path) -> float:
-    db = Database(f"sqlite:///{folder / 'bench.sqlite3'}")
-    Base.metadata.create_all(db.engine)
-    callgov = Callgov(db)
-    for name, roles in (("sam", ["staff"]), ("dana", ["dpo"]), ("ian", ["it_helpdesk"])):
-        callgov.add_user(name, roles=roles, password="benchmark-password")
-    callgov.deploy(BPMN.read_bytes(), filename=BPMN.name, actor="bench", publish=True)
-    actors = {"describe": "sam", "decide": "dana", "release": "ian"}
-    started = time.perf_counter()
-    for _ in range(n):
-        view = callgov.start("approval", user="sam")
-        while view.ready_tasks:
-            task = view.ready_tasks[0]
-            view = callgov.complete_task(task.id, user=actors[task.element_id], data=ANSWERS[task.element_id])
-        assert view.status == "completed"
-    elapsed = time.perf_counter() - started
-    db.dispose()
-    return elapsed
+class Ours:
+    """The facade on a SQLite file, with users and the published process ready."""
+
+    def __init__(self, folder: Path) -> None:
+        self.db = Database(f"sqlite:///{folder / 'bench.sqlite3'}")
+        Base.metadata.create_all(self.db.engine)
+        self.callgov = Callgov(self.db)
+        for name, roles in (("sam", ["staff"]), ("dana", ["dpo"]), ("ian", ["it_helpdesk"])):
+            self.callgov.add_user(name, roles=roles, password="benchmark-password")
+        self.callgov.deploy(BPMN.read_bytes(), filename=BPMN.name, actor="bench", publish=True)
+
+    def run(self, n: int) -> float:
+        actors = {"describe": "sam", "decide": "dana", "release": "ian"}
+        started = time.perf_counter()
+        for _ in range(n):
+            view = self.callgov.start("approval", user="sam")
+            while view.ready_tasks:
+                task = view.ready_tasks[0]
+                view = self.callgov.complete_task(task.id, user=actors[task.element_id],
+                                                  data=ANSWERS[task.element_id])
+            assert view.status == "completed"
+        return time.perf_counter() - started
 
 
 def run_baseline(n: int) -> float:
@@ -81,16 +86,23 @@ def run_baseline(n: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", "--cases", type=int, default=300)
+    parser.add_argument("-n", "--cases", type=int, default=100, help="cases per round")
+    parser.add_argument("-r", "--rounds", type=int, default=5)
     args = parser.parse_args()
-    run_baseline(5)  # warm up imports and caches on both sides
     with tempfile.TemporaryDirectory() as folder:
-        ours = run_ours(args.cases, Path(folder))
-    baseline = run_baseline(args.cases)
-    print(f"cases: {args.cases}")
-    print(f"ours:     {ours:.3f} s  ({args.cases / ours:.1f} cases/s, {ours / args.cases * 1000:.2f} ms/case)")
-    print(f"baseline: {baseline:.3f} s  ({args.cases / baseline:.1f} cases/s)")
-    print(f"ratio ours/baseline: {ours / baseline:.2f}")
+        ours = Ours(Path(folder))
+        ours.run(5)
+        run_baseline(5)  # warm up imports and caches on both sides
+        ours_times, baseline_times = [], []
+        for _ in range(args.rounds):
+            ours_times.append(ours.run(args.cases))
+            baseline_times.append(run_baseline(args.cases))
+        ours.db.dispose()
+    best_ours, best_baseline = min(ours_times), min(baseline_times)
+    print(f"cases per round: {args.cases}, rounds: {args.rounds} (best round counts)")
+    print(f"ours:     {best_ours / args.cases * 1000:.2f} ms/case  ({args.cases / best_ours:.1f} cases/s)")
+    print(f"baseline: {best_baseline / args.cases * 1000:.2f} ms/case  ({args.cases / best_baseline:.1f} cases/s)")
+    print(f"ratio ours/baseline: {best_ours / best_baseline:.2f}")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ started themselves, unless the task is addressed to them by name.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from engine.errors import Conflict, PermissionDenied
@@ -20,13 +20,20 @@ DECIDING_ROLES = AUTHORISER_ROLES | {"investigator", "governance", "it_helpdesk"
 class TaskLike(Protocol):
     """The fields of a projected task that access decisions read."""
 
-    assignee: str | None
-    claimed_by: str | None
-    excluded_users: list[str]
-    case_ref: str
+    @property
+    def assignee(self) -> str | None: ...
 
     @property
-    def candidate_roles(self) -> list[str]: ...
+    def claimed_by(self) -> str | None: ...
+
+    @property
+    def excluded_users(self) -> Sequence[str]: ...
+
+    @property
+    def case_ref(self) -> str: ...
+
+    @property
+    def candidate_roles(self) -> Sequence[str]: ...
 
 
 def excluded_users(candidate_roles: Iterable[str], started_by: str, assignee: str | None,
@@ -58,3 +65,27 @@ def _refusal(task: TaskLike, username: str, roles: frozenset[str]) -> Exception 
     if task.claimed_by and task.claimed_by != username:
         return Conflict(f"{task.claimed_by} has claimed this task of case {task.case_ref}")
     return None
+
+
+CASE_VIEWER_ROLES = AUTHORISER_ROLES
+"""Roles that see every case they are not barred from: the authorisers of Appendix 1, the DPO among them."""
+
+
+def may_view_case(username: str, roles: frozenset[str], *, started_by: str, participants: Iterable[str],
+                  open_tasks: Iterable[TaskLike]) -> bool:
+    """Whether ``username`` (holding ``roles``) may see a case: its page, diagram, data and history.
+
+    Allowed: the person who started it; anyone who did one of its tasks (``participants``) or may do
+    one of its open tasks; its authorisers (``cs_team_leader``, ``ad_communities``) and the DPO. A
+    person barred from one of its open tasks (segregation of duties, e.g. the subject of a breach
+    case) is not let in by a role: only by having started the case or taken part in it.
+    """
+    if username == started_by or username in set(participants):
+        return True
+    tasks = list(open_tasks)
+    if any(username in task.excluded_users for task in tasks):
+        return False
+    if roles & CASE_VIEWER_ROLES:
+        return True
+    return any(username in (task.assignee, task.claimed_by) or roles & set(task.candidate_roles)
+               for task in tasks)

@@ -25,9 +25,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Select, String, bindparam, func, select, type_coerce
+from sqlalchemy import ColumnElement, Connection, Select, String, Table, bindparam, func, insert, select, type_coerce
 from sqlalchemy.orm import Session
 
 from engine.models.audit import AuditEvent
@@ -64,7 +64,10 @@ _ABSENT = "\x00"
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 _ACTION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 _TEXT_LIMITS = {"actor": 120, "action": 80, "case_ref": 40, "task_id": 36, "recording_id": 120}
-_TABLE = AuditEvent.__table__
+_TABLE = cast(Table, AuditEvent.__table__)
+_INSERT = insert(_TABLE)
+_CHAIN_LOCK = select(func.pg_advisory_xact_lock(CHAIN_LOCK_KEY))
+_TAIL = select(_TABLE.c.seq, _TABLE.c.hash).order_by(_TABLE.c.seq.desc()).limit(1)
 
 
 # --- the canonical form -------------------------------------------------------------------------
@@ -164,11 +167,9 @@ def record(
 
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(CHAIN_LOCK_KEY)))
+        connection.execute(_CHAIN_LOCK)
     # else SQLite: the transaction began IMMEDIATE, so this session is already the only writer.
-    tail = session.execute(
-        select(_TABLE.c.seq, _TABLE.c.hash).order_by(_TABLE.c.seq.desc()).limit(1)
-    ).first()
+    tail = connection.execute(_TAIL).first()
     seq, prev_hash = (tail.seq + 1, tail.hash) if tail is not None else (1, GENESIS_HASH)
 
     event = AuditEvent(
@@ -184,8 +185,11 @@ def record(
         hash=event_hash(seq, at_text, actor, action, case_ref, task_id, recording_id, detail_json,
                         prev_hash),
     )
-    session.add(event)
-    session.flush()  # the next record() in this transaction must see this event as the tail
+    # Core, not the unit of work: the row is in the table at once, so the next record() in this
+    # transaction sees it as the tail, and the hot path pays for one INSERT and nothing more.
+    connection.execute(_INSERT, {
+        "seq": seq, "at": event.at, "actor": actor, "action": action, "case_ref": case_ref, "task_id": task_id,
+        "recording_id": recording_id, "detail": detail_json, "prev_hash": prev_hash, "hash": event.hash})
     return event
 
 

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from engine.bpmn.compiler import CompiledDefinition, compile_definition, content_hash
@@ -59,6 +59,7 @@ class SpecCache:
         self._operations = operations
         self._size = size
         self._items: OrderedDict[int, CompiledDefinition] = OrderedDict()
+        self._numbers: dict[int, int] = {}
         self._lock = threading.Lock()
 
     @property
@@ -80,6 +81,16 @@ class SpecCache:
                                       filename=version.filename or f"{version.process_id}.bpmn")
         self.put(version_id, compiled)
         return compiled
+
+    def version_number(self, session: Session, version_id: int) -> int:
+        """The number (1, 2, ...) of a stored version; immutable, so cached."""
+        number = self._numbers.get(version_id)
+        if number is None:
+            number = session.scalar(select(DefinitionVersion.version).where(DefinitionVersion.id == version_id))
+            if number is None:
+                raise NotFound(f"Definition version {version_id} does not exist")
+            self._numbers[version_id] = number
+        return number
 
     def put(self, version_id: int, compiled: CompiledDefinition) -> None:
         """Remember a compiled definition (deploy hands over what it already parsed)."""
@@ -136,6 +147,20 @@ def publish(session: Session, version: DefinitionVersion, *, actor: str, now: da
     version.status = "published"
     version.published_by = actor
     version.published_at = now
+
+
+_PUBLISHED = select(DefinitionVersion.id, DefinitionVersion.version).where(
+    DefinitionVersion.process_id == bindparam("process_id"), DefinitionVersion.status == "published")
+
+
+def published_version_ids(session: Session, process_id: str) -> tuple[int, int]:
+    """The id and number of the version new instances of ``process_id`` start on."""
+    row = session.connection().execute(_PUBLISHED, {"process_id": process_id}).first()
+    if row is None:
+        known = session.get(ProcessDefinition, process_id)
+        raise NotFound(f"No published version of process '{process_id}'" if known
+                       else f"There is no process '{process_id}'")
+    return row.id, row.version
 
 
 def published_version(session: Session, process_id: str) -> DefinitionVersion:

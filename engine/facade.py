@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -26,19 +25,24 @@ from engine.bpmn.serializer import StateSerializer
 from engine.clock import Clock, SystemClock
 from engine.db import Database
 from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from engine.forms import FormSpec, validate_submission
+from engine.forms import validate_submission
 from engine.instances import (
+    CaseRecord,
     InstanceContext,
     InstanceRunner,
+    WorkflowSummary,
     find_ready_task,
-    json_ready,
+    load_case,
+    load_task,
     next_case_ref,
+    ready_human_tasks,
+    task_view,
+    with_claim,
 )
 from engine.models import (
     DefinitionVersion,
     HumanTask,
     ProcessDefinition,
-    ProcessInstance,
     TaskCandidate,
     TaskHistory,
     User,
@@ -46,96 +50,9 @@ from engine.models import (
 )
 from engine.operations import OperationRegistry
 from engine.queries import QueriesMixin
+from engine.views import HistoryEntry, InstanceView, Person, TaskDetail, TaskView
 
 SHIPPED_BPMN = Path(__file__).resolve().parent.parent / "workflows" / "bpmn"
-
-
-@dataclass(frozen=True)
-class Person:
-    """Who is acting: an active user and the roles they hold now."""
-
-    username: str
-    role_names: frozenset[str]
-
-
-@dataclass(frozen=True)
-class TaskView:
-    """A ready user task as an inbox shows it."""
-
-    id: str
-    case_ref: str
-    process_id: str
-    element_id: str
-    title: str
-    candidate_roles: tuple[str, ...]
-    assignee: str | None
-    claimed_by: str | None
-    case_started_by: str
-    created_at: datetime
-    due_at: datetime | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return json_ready({**self.__dict__, "candidate_roles": list(self.candidate_roles)})
-
-
-@dataclass(frozen=True)
-class TaskDetail:
-    """A task with what its form needs: fields, instructions, and the case data to show."""
-
-    task: TaskView
-    form: FormSpec
-    documentation: str
-    data: Mapping[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**self.task.to_dict(), "form": self.form.to_dict(), "documentation": self.documentation,
-                "data": json_ready(self.data)}
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    """A completed step of a case."""
-
-    element_id: str
-    title: str
-    actor: str
-    at: datetime
-    outcome: str
-    values: Mapping[str, Any]
-    note: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return json_ready(self.__dict__)
-
-
-@dataclass(frozen=True)
-class InstanceView:
-    """A case as callers see it."""
-
-    id: int
-    case_ref: str
-    process_id: str
-    process_name: str
-    definition_version: int
-    definition_version_id: int
-    status: str
-    current_step: str
-    started_by: str
-    started_at: datetime
-    updated_at: datetime
-    ended_at: datetime | None
-    end_reason: str | None
-    data: Mapping[str, Any] = field(default_factory=dict)
-    ready_tasks: tuple[TaskView, ...] = ()
-    history: tuple[HistoryEntry, ...] = ()
-    completed_elements: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        plain = {k: v for k, v in self.__dict__.items() if k not in ("ready_tasks", "history", "data")}
-        return {**json_ready(plain), "data": json_ready(self.data),
-                "completed_elements": list(self.completed_elements),
-                "ready_tasks": [t.to_dict() for t in self.ready_tasks],
-                "history": [h.to_dict() for h in self.history]}
 
 
 @dataclass(frozen=True)
@@ -144,6 +61,12 @@ class DeployResult:
 
     definition: defs.DefinitionView
     created: bool
+
+
+_PERSON = select(User.username, User.active, UserRole.role).outerjoin(
+    UserRole, UserRole.user_id == User.id).where(User.username == bindparam("username"))
+_HISTORY_OF_CASE = select(TaskHistory.__table__).where(
+    TaskHistory.instance_id == bindparam("instance_id")).order_by(TaskHistory.at, TaskHistory.id)
 
 
 class Callgov(QueriesMixin):
@@ -232,40 +155,34 @@ class Callgov(QueriesMixin):
         """Start a case of the published version of ``process_id`` and run it to its first wait."""
         with self._tx() as s:
             starter = self._active_user(s, user)
-            version = defs.published_version(s, process_id)
-            compiled = self.specs.get(s, version.id)
+            version_id, version_number = defs.published_version_ids(s, process_id)
+            compiled = self.specs.get(s, version_id)
             now = self.clock.now()
             case_ref = next_case_ref(s, compiled.case_prefix, now.year)
             runner = self._runner(s)
-            context = InstanceContext(case_ref, process_id, starter.username)
-            workflow = runner.new_workflow(compiled, context)
-            instance = ProcessInstance(
-                case_ref=case_ref, process_id=process_id, definition_version_id=version.id, status="running",
-                current_step="", started_by=starter.username, started_at=now, updated_at=now,
-                serializer_version=self.serializer.VERSION, state="{}",
-            )
-            s.add(instance)
-            s.flush()
-            context.instance_id = instance.id
-            initial = {**dict(data or {}), "case_ref": case_ref, "started_by": starter.username,
-                       "started_at": now}
+            workflow = runner.new_workflow(compiled, InstanceContext(case_ref, process_id, starter.username))
+            initial = {**dict(data or {}), "case_ref": case_ref, "started_by": starter.username, "started_at": now}
             for task in workflow.get_tasks(state=TaskState.READY):
                 task.data.update(initial)
             runner.advance(workflow)
-            ready = runner.save(instance, workflow, new=True)
+            case = CaseRecord(
+                id=None, case_ref=case_ref, process_id=process_id, definition_version_id=version_id,
+                status="running", current_step="", started_by=starter.username, started_at=now, updated_at=now,
+                ended_at=None, end_reason=None, state="", serializer_version=self.serializer.VERSION,
+                lock_version=1)
+            ready, summary = runner.insert(case, workflow)
             self._audit(s, "instance.started", starter.username, case_ref=case_ref,
-                        detail={"process_id": process_id, "version": version.version})
-            return self._view(s, instance, workflow, compiled.name, version.version, ready)
+                        detail={"process_id": process_id, "version": version_number})
+            return self._view(s, case, summary, compiled.name, version_number, ready, history=[])
 
     def instance(self, ref: str | int, *, user: str | None = None) -> InstanceView:
         """A case by reference (``REL-2026-00001``) or id, with its data, tasks and history."""
         with self.db.reading() as s:
-            instance = _instance(s, ref)
-            version = s.get(DefinitionVersion, instance.definition_version_id)
-            assert version is not None
-            compiled = self.specs.get(s, version.id)
-            workflow = self._runner(s).restore(instance, compiled)
-            return self._view(s, instance, workflow, compiled.name, version.version)
+            case = load_case(s.connection(), ref)
+            compiled = self.specs.get(s, case.definition_version_id)
+            workflow = self._runner(s).restore(case, compiled)
+            version = self.specs.version_number(s, case.definition_version_id)
+            return self._view(s, case, WorkflowSummary.of(workflow), compiled.name, version)
 
     def cancel(self, ref: str | int, *, user: str, reason: str) -> InstanceView:
         """Stop a running case, with the reason recorded."""
@@ -273,24 +190,23 @@ class Callgov(QueriesMixin):
             raise InvalidInput("Give a reason for cancelling the case", {"reason": "required"})
         with self._tx() as s:
             actor = self._active_user(s, user)
-            instance = _instance(s, ref, lock=True)
-            if instance.status != "running":
-                raise Conflict(f"Case {instance.case_ref} is already {instance.status}")
-            if actor.username != instance.started_by and not actor.role_names & {"dpo", "admin"}:
+            case = load_case(s.connection(), ref, lock=True)
+            if case.status != "running":
+                raise Conflict(f"Case {case.case_ref} is already {case.status}")
+            if actor.username != case.started_by and not actor.role_names & {"dpo", "admin"}:
                 raise PermissionDenied("Only the person who started the case, the DPO or an administrator "
                                        "can cancel it")
-            version = s.get(DefinitionVersion, instance.definition_version_id)
-            assert version is not None
-            compiled = self.specs.get(s, version.id)
+            compiled = self.specs.get(s, case.definition_version_id)
             runner = self._runner(s)
-            workflow = runner.restore(instance, compiled)
+            workflow = runner.restore(case, compiled)
+            before = {str(t.id) for t in ready_human_tasks(workflow)}
             workflow.cancel()
-            now = self.clock.now()
-            instance.status, instance.ended_at, instance.end_reason = "cancelled", now, reason.strip()
-            ready = runner.save(instance, workflow)
-            self._audit(s, "instance.cancelled", actor.username, case_ref=instance.case_ref,
+            case.status, case.ended_at, case.end_reason = "cancelled", self.clock.now(), reason.strip()
+            ready, summary = runner.save(case, workflow, before)
+            self._audit(s, "instance.cancelled", actor.username, case_ref=case.case_ref,
                         detail={"reason": reason.strip()})
-            return self._view(s, instance, workflow, compiled.name, version.version, ready)
+            return self._view(s, case, summary, compiled.name,
+                              self.specs.version_number(s, case.definition_version_id), ready)
 
     # -- tasks -----------------------------------------------------------------------------------
 
@@ -303,9 +219,10 @@ class Callgov(QueriesMixin):
                 (TaskCandidate.kind == "role") & TaskCandidate.value.in_(sorted(person.role_names)),
             )
             ids = select(TaskCandidate.task_id).where(match).distinct()
-            rows = s.scalars(select(HumanTask).where(HumanTask.id.in_(ids)).order_by(
-                HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at))
-            return [_task_view(t) for t in rows if person.username not in t.excluded_users]
+            tasks = HumanTask.__table__
+            rows = s.connection().execute(select(tasks).where(tasks.c.id.in_(ids)).order_by(
+                tasks.c.due_at.is_(None), tasks.c.due_at, tasks.c.created_at))
+            return [view for view in map(task_view, rows) if person.username not in view.excluded_users]
 
     def task(self, task_id: str, *, user: str) -> TaskDetail:
         """A ready task with its form, for someone who may do it."""
@@ -313,36 +230,36 @@ class Callgov(QueriesMixin):
             person = self._active_user(s, user)
             row = self._task_row(s, task_id)
             may_do_task(row, person.username, person.role_names, raise_error=True)
-            instance = _instance(s, row.instance_id)
-            compiled = self.specs.get(s, instance.definition_version_id)
-            workflow = self._runner(s).restore(instance, compiled)
+            case = load_case(s.connection(), row.case_ref)
+            compiled = self.specs.get(s, case.definition_version_id)
+            workflow = self._runner(s).restore(case, compiled)
             task = find_ready_task(workflow, task_id, row.case_ref)
             info = compiled.user_tasks[row.element_id]
-            return TaskDetail(_task_view(row), info.form, info.documentation, dict(task.data))
+            return TaskDetail(row, info.form, info.documentation, dict(task.data))
 
     def complete_task(self, task_id: str, *, user: str, data: Mapping[str, Any]) -> InstanceView:
         """Complete a ready task with its submitted form, and run the case to its next wait."""
         with self._tx() as s:
             person = self._active_user(s, user)
             row = self._task_row(s, task_id)
-            instance = _instance(s, row.instance_id, lock=True)
+            case = load_case(s.connection(), row.case_ref, lock=True)
             may_do_task(row, person.username, person.role_names, raise_error=True)
-            compiled = self.specs.get(s, instance.definition_version_id)
+            compiled = self.specs.get(s, case.definition_version_id)
             runner = self._runner(s)
-            workflow = runner.restore(instance, compiled)
+            workflow = runner.restore(case, compiled)
+            before = {str(t.id) for t in ready_human_tasks(workflow)}
             task = find_ready_task(workflow, task_id, row.case_ref)
             values = validate_submission(compiled.user_tasks[row.element_id].form, data)
             task.data.update(values)
             task.data["last_actor"] = person.username
             task.run()
-            runner.record_history(instance, task, person.username, values)
+            runner.record_history(case, task, person.username, values)
             runner.advance(workflow)
-            ready = runner.save(instance, workflow)
+            ready, summary = runner.save(case, workflow, before)
             self._audit(s, "task.completed", person.username, case_ref=row.case_ref, task_id=task_id,
                         detail={"element_id": row.element_id, "fields": sorted(values)})
-            version = s.get(DefinitionVersion, instance.definition_version_id)
-            assert version is not None
-            return self._view(s, instance, workflow, compiled.name, version.version, ready)
+            return self._view(s, case, summary, compiled.name,
+                              self.specs.version_number(s, case.definition_version_id), ready)
 
     def claim(self, task_id: str, *, user: str) -> TaskView:
         """Take a group task so colleagues see who has it."""
@@ -350,9 +267,9 @@ class Callgov(QueriesMixin):
             person = self._active_user(s, user)
             row = self._task_row(s, task_id, lock=True)
             may_do_task(row, person.username, person.role_names, raise_error=True)
-            row.claimed_by = person.username
+            self._set_claim(s, task_id, person.username)
             self._audit(s, "task.claimed", person.username, case_ref=row.case_ref, task_id=task_id)
-            return _task_view(row)
+            return with_claim(row, person.username)
 
     def unclaim(self, task_id: str, *, user: str) -> TaskView:
         """Give a claimed task back to the group (the claimer, or an administrator)."""
@@ -361,9 +278,9 @@ class Callgov(QueriesMixin):
             row = self._task_row(s, task_id, lock=True)
             if row.claimed_by not in (None, person.username) and "admin" not in person.role_names:
                 raise PermissionDenied(f"Only {row.claimed_by} or an administrator can give this task back")
-            row.claimed_by = None
+            self._set_claim(s, task_id, None)
             self._audit(s, "task.unclaimed", person.username, case_ref=row.case_ref, task_id=task_id)
-            return _task_view(row)
+            return with_claim(row, None)
 
     # -- users -----------------------------------------------------------------------------------
 
@@ -402,62 +319,49 @@ class Callgov(QueriesMixin):
     def _active_user(self, session: Session, username: str) -> Person:
         if username.startswith("system:"):
             raise PermissionDenied("System jobs cannot act as a person")
-        rows = session.execute(
-            select(User.username, User.active, UserRole.role).outerjoin(UserRole, UserRole.user_id == User.id)
-            .where(User.username == username.strip().lower())).all()
+        rows = session.connection().execute(_PERSON, {"username": username.strip().lower()}).all()
         if not rows:
             raise NotFound(f"There is no user called {username}")
         if not rows[0].active:
             raise PermissionDenied(f"The account {rows[0].username} is disabled")
         return Person(rows[0].username, frozenset(r.role for r in rows if r.role))
 
-    def _task_row(self, session: Session, task_id: str, *, lock: bool = False) -> HumanTask:
-        row = session.get(HumanTask, task_id, with_for_update=lock or None)
+    def _task_row(self, session: Session, task_id: str, *, lock: bool = False) -> TaskView:
+        connection = session.connection()
+        if lock:
+            connection.execute(select(HumanTask.id).where(HumanTask.id == task_id).with_for_update())
+        row = load_task(connection, task_id)
         if row is None:
-            done = session.scalar(select(TaskHistory.actor).where(TaskHistory.task_id == task_id).limit(1))
+            done = connection.execute(select(TaskHistory.actor).where(TaskHistory.task_id == task_id).limit(1)).scalar()
             if done is not None:
                 raise Conflict(f"This task has already been done by {done}")
             raise NotFound("There is no such task; it may have been cancelled")
         return row
 
-    def _view(self, session: Session, instance: ProcessInstance, workflow: Any, process_name: str,
-              version: int, ready: list[HumanTask] | None = None) -> InstanceView:
+    @staticmethod
+    def _set_claim(session: Session, task_id: str, username: str | None) -> None:
+        session.connection().execute(
+            update(HumanTask).where(HumanTask.id == task_id).values(claimed_by=username))
+
+    def _view(self, session: Session, case: CaseRecord, summary: WorkflowSummary, process_name: str, version: int,
+              ready: list[TaskView] | None = None, history: list[HistoryEntry] | None = None) -> InstanceView:
+        connection = session.connection()
         if ready is None:
-            ready = list(session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id)
-                                         .order_by(HumanTask.created_at)))
-        history = session.scalars(select(TaskHistory).where(TaskHistory.instance_id == instance.id)
-                                  .order_by(TaskHistory.at, TaskHistory.id)).all()
+            tasks = HumanTask.__table__
+            ready = [task_view(r) for r in connection.execute(
+                select(tasks).where(tasks.c.instance_id == case.id).order_by(tasks.c.created_at))]
+        if history is None:
+            history = [HistoryEntry(h.element_id, h.title, h.actor, h.at, h.outcome, h.values, h.note)
+                       for h in connection.execute(_HISTORY_OF_CASE, {"instance_id": case.id})]
+        assert case.id is not None
         return InstanceView(
-            id=instance.id, case_ref=instance.case_ref, process_id=instance.process_id,
-            process_name=process_name, definition_version=version,
-            definition_version_id=instance.definition_version_id, status=instance.status,
-            current_step=instance.current_step, started_by=instance.started_by,
-            started_at=instance.started_at, updated_at=instance.updated_at, ended_at=instance.ended_at,
-            end_reason=instance.end_reason, data=case_data(workflow),
-            ready_tasks=tuple(_task_view(t) for t in ready),
-            history=tuple(HistoryEntry(h.element_id, h.title, h.actor, h.at, h.outcome, h.values, h.note)
-                          for h in history),
-            completed_elements=completed_elements(workflow),
+            id=case.id, case_ref=case.case_ref, process_id=case.process_id, process_name=process_name,
+            definition_version=version, definition_version_id=case.definition_version_id, status=case.status,
+            current_step=case.current_step, started_by=case.started_by, started_at=case.started_at,
+            updated_at=case.updated_at, ended_at=case.ended_at, end_reason=case.end_reason,
+            data=summary.data, ready_tasks=tuple(ready), history=tuple(history),
+            completed_elements=summary.completed_elements,
         )
-
-
-def case_data(workflow: Any) -> dict[str, Any]:
-    """The case's current data: that of its ready tasks, else of the last task that ran."""
-    ready = workflow.get_tasks(state=TaskState.READY)
-    if ready:
-        merged: dict[str, Any] = {}
-        for task in ready:
-            merged.update(task.data)
-        return merged
-    last = workflow.last_task
-    return dict(last.data) if last is not None else {}
-
-
-def completed_elements(workflow: Any) -> tuple[str, ...]:
-    """BPMN ids of the diagram elements this case has completed, for highlighting."""
-    seen = dict.fromkeys(t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.COMPLETED)
-                         if getattr(t.task_spec, "bpmn_id", None))
-    return tuple(seen)
 
 
 def _definition(session: Session, process_id: str) -> ProcessDefinition:
@@ -465,23 +369,3 @@ def _definition(session: Session, process_id: str) -> ProcessDefinition:
     if row is None:
         raise NotFound(f"There is no process '{process_id}'")
     return row
-
-
-def _instance(session: Session, ref: str | int, *, lock: bool = False) -> ProcessInstance:
-    query = select(ProcessInstance)
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-        query = query.where(ProcessInstance.id == int(ref))
-    else:
-        query = query.where(ProcessInstance.case_ref == ref.strip().upper())
-    if lock:
-        query = query.with_for_update()
-    row = session.scalars(query).first()
-    if row is None:
-        raise NotFound(f"There is no case {ref}")
-    return row
-
-
-def _task_view(row: HumanTask) -> TaskView:
-    return TaskView(row.id, row.case_ref, row.process_id, row.element_id, row.title,
-                    tuple(row.candidate_roles), row.assignee, row.claimed_by, row.case_started_by,
-                    row.created_at, row.due_at)

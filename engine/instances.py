@@ -1,15 +1,17 @@
-"""Cases at run time: start, complete a task, cancel — each one transaction on one instance.
+"""Cases at run time: start, complete a task, cancel — each one transaction on one case.
 
-The instance row holds SpiffWorkflow's state; the ``human_task`` rows are a projection of its
-ready user tasks, rewritten in the same transaction as the state (DESIGN decisions 3 and 4).
+The case row holds SpiffWorkflow's state; the ``human_task`` rows are a projection of its ready
+user tasks, rewritten in the same transaction as the state (DESIGN decisions 3 and 4). This is
+the hot path of the engine, so it speaks SQLAlchemy Core on the session's connection: a handful of
+statements per use case and no unit-of-work bookkeeping.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Any
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, cast
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -17,10 +19,11 @@ from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEve
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, select
+from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session
 
-from engine.access import excluded_users, may_do_task
+from engine.access import excluded_users
 from engine.bpmn.compiler import CompiledDefinition, unwrap_expression
 from engine.bpmn.script_engine import SafeScriptEngine
 from engine.bpmn.serializer import StateSerializer
@@ -31,13 +34,128 @@ from engine.expressions import Duration, evaluate, parse_timer_literal
 from engine.models import CaseCounter, HumanTask, ProcessInstance, TaskCandidate, TaskHistory
 from engine.operations import OperationContext, OperationRegistry, read_only
 from engine.roles import role_for_name
+from engine.views import TaskView, json_ready
 
 MAX_ENGINE_ROUNDS = 50
+CASES = cast(Table, ProcessInstance.__table__)
+TASKS = cast(Table, HumanTask.__table__)
+CANDIDATES = cast(Table, TaskCandidate.__table__)
+HISTORY = cast(Table, TaskHistory.__table__)
+CASE_FIELDS = ("id", "case_ref", "process_id", "definition_version_id", "status", "current_step", "started_by",
+               "started_at", "updated_at", "ended_at", "end_reason", "state", "serializer_version", "lock_version")
+
+# Statements of the hot path are built once: building and cache-keying a statement costs several
+# times more than executing it.
+_SELECT_CASE = select(*(CASES.c[name] for name in CASE_FIELDS))
+_CASE_BY_ID = _SELECT_CASE.where(CASES.c.id == bindparam("key"))
+_CASE_BY_REF = _SELECT_CASE.where(CASES.c.case_ref == bindparam("key"))
+_CASE_BY_ID_LOCKED = _CASE_BY_ID.with_for_update()
+_CASE_BY_REF_LOCKED = _CASE_BY_REF.with_for_update()
+_INSERT_CASE = insert(CASES).returning(CASES.c.id)
+_UPDATE_CASE = update(CASES).where(
+    CASES.c.id == bindparam("where_id"), CASES.c.lock_version == bindparam("where_version")
+).values({name: bindparam(f"new_{name}") for name in CASE_FIELDS if name != "id"})
+_TASK_BY_ID = select(TASKS).where(TASKS.c.id == bindparam("task_id"))
+_TASKS_BY_IDS = select(TASKS).where(TASKS.c.id.in_(bindparam("ids", expanding=True)))
+_DELETE_TASKS = delete(TASKS).where(TASKS.c.id.in_(bindparam("ids", expanding=True)))
+_INSERT_TASK = insert(TASKS)
+_INSERT_CANDIDATE = insert(CANDIDATES)
+_INSERT_HISTORY = insert(HISTORY)
+
+
+@dataclass
+class CaseRecord:
+    """One ``process_instance`` row, read and written with Core."""
+
+    id: int | None
+    case_ref: str
+    process_id: str
+    definition_version_id: int
+    status: str
+    current_step: str
+    started_by: str
+    started_at: datetime
+    updated_at: datetime
+    ended_at: datetime | None
+    end_reason: str | None
+    state: str
+    serializer_version: str
+    lock_version: int
+
+    @classmethod
+    def from_row(cls, row: Row[Any]) -> CaseRecord:
+        return cls(**row._mapping)
+
+    def columns(self) -> dict[str, Any]:
+        """The row's values keyed as ``_UPDATE_CASE`` binds them."""
+        return {f"new_{name}": getattr(self, name) for name in CASE_FIELDS if name != "id"}
+
+
+def load_case(connection: Connection, ref: str | int, *, lock: bool = False) -> CaseRecord:
+    """A case by reference (``REL-2026-00001``) or id; ``lock`` takes the row lock on PostgreSQL."""
+    key: int | str
+    if isinstance(ref, int) or ref.strip().isdigit():
+        query, key = (_CASE_BY_ID_LOCKED if lock else _CASE_BY_ID), int(ref)
+    else:
+        query, key = (_CASE_BY_REF_LOCKED if lock else _CASE_BY_REF), ref.strip().upper()
+    row = connection.execute(query, {"key": key}).first()
+    if row is None:
+        raise NotFound(f"There is no case {ref}")
+    return CaseRecord.from_row(row)
+
+
+def task_view(row: Any) -> TaskView:
+    """A ``TaskView`` from a ``human_task`` row (Core row or ORM object)."""
+    return TaskView(row.id, row.case_ref, row.process_id, row.element_id, row.title,
+                    tuple(row.candidate_roles or ()), row.assignee, row.claimed_by, row.case_started_by,
+                    row.created_at, row.due_at, tuple(row.excluded_users or ()))
+
+
+def load_task(connection: Connection, task_id: str) -> TaskView | None:
+    """The ready task ``task_id`` or None."""
+    row = connection.execute(_TASK_BY_ID, {"task_id": task_id}).first()
+    return None if row is None else task_view(row)
+
+
+def ready_human_tasks(workflow: BpmnWorkflow) -> list[Any]:
+    """The workflow's ready user tasks (ours), in tree order."""
+    return [t for t in workflow.get_tasks(state=TaskState.READY, manual=True)
+            if isinstance(t.task_spec, HumanTaskSpec)]
+
+
+@dataclass(frozen=True)
+class WorkflowSummary:
+    """What the projection and the views need from a workflow, gathered in one walk of its tasks."""
+
+    ready_human: list[Any]
+    data: dict[str, Any]
+    completed_elements: tuple[str, ...]
+
+    @classmethod
+    def of(cls, workflow: BpmnWorkflow) -> WorkflowSummary:
+        ready_human: list[Any] = []
+        data: dict[str, Any] = {}
+        completed: dict[str, None] = {}
+        any_ready = False
+        for task in workflow.get_tasks():
+            state = task.state
+            if state == TaskState.READY:
+                any_ready = True
+                data.update(task.data)
+                if isinstance(task.task_spec, HumanTaskSpec):
+                    ready_human.append(task)
+            elif state == TaskState.COMPLETED:
+                bpmn_id = getattr(task.task_spec, "bpmn_id", None)
+                if bpmn_id:
+                    completed[bpmn_id] = None
+        if not any_ready and workflow.last_task is not None:
+            data = dict(workflow.last_task.data)
+        return cls(ready_human, data, tuple(completed))
 
 
 @dataclass
 class InstanceContext:
-    """Who and what an instance is, for operations and projections."""
+    """Who and what a case is, for operations."""
 
     case_ref: str
     process_id: str
@@ -51,24 +169,25 @@ class InstanceRunner:
     def __init__(self, session: Session, clock: Clock, operations: OperationRegistry,
                  serializer: StateSerializer, services: Any = None) -> None:
         self.session = session
+        self.connection = session.connection()
         self.clock = clock
         self.operations = operations
         self.serializer = serializer
         self.services = services
+        self._parked_errors = False
 
     # -- building and restoring workflows -------------------------------------------------------
 
     def new_workflow(self, compiled: CompiledDefinition, context: InstanceContext) -> BpmnWorkflow:
         """A fresh workflow for ``compiled`` with our script engine bound to ``context``."""
-        return BpmnWorkflow(compiled.spec, compiled.subprocess_specs,
-                            script_engine=self._script_engine(context))
+        return BpmnWorkflow(compiled.spec, compiled.subprocess_specs, script_engine=self._script_engine(context))
 
-    def restore(self, instance: ProcessInstance, compiled: CompiledDefinition) -> BpmnWorkflow:
-        """The workflow of a stored instance."""
-        workflow = self.serializer.loads(instance.state, instance.serializer_version,
-                                         compiled.spec, compiled.subprocess_specs)
-        workflow.script_engine = self._script_engine(InstanceContext(
-            instance.case_ref, instance.process_id, instance.started_by, instance.id))
+    def restore(self, case: CaseRecord, compiled: CompiledDefinition) -> BpmnWorkflow:
+        """The workflow of a stored case."""
+        workflow = self.serializer.loads(case.state, case.serializer_version, compiled.spec,
+                                         compiled.subprocess_specs)
+        workflow.script_engine = self._script_engine(
+            InstanceContext(case.case_ref, case.process_id, case.started_by, case.id))
         return workflow
 
     def _script_engine(self, context: InstanceContext) -> SafeScriptEngine:
@@ -76,6 +195,7 @@ class InstanceRunner:
             registered = self.operations.get(topic)
             if registered is None:
                 raise WorkflowFailed(f"The operation '{topic}' is not registered")
+            self._parked_errors = True  # a business error may be parked on the task
             return registered.function(OperationContext(
                 case_ref=context.case_ref, process_id=context.process_id, instance_id=context.instance_id,
                 started_by=context.started_by, element_id=task.task_spec.name, data=read_only(task.data),
@@ -90,8 +210,9 @@ class InstanceRunner:
         """Run engine steps to the next wait, throwing parked business errors to their boundaries."""
         try:
             for _ in range(MAX_ENGINE_ROUNDS):
+                self._parked_errors = False
                 workflow.do_engine_steps()
-                if not self._throw_business_errors(workflow):
+                if not self._parked_errors or not self._throw_business_errors(workflow):
                     return
             raise WorkflowFailed("The process kept raising errors without reaching a wait state")
         except CallgovError:
@@ -111,55 +232,66 @@ class InstanceRunner:
             event = BpmnEvent(ErrorEventDefinition(code, code=code), payload={"error_message": message},
                               target=task.workflow)
             if not workflow.event_manager.catch(event):
-                raise WorkflowFailed(f"Step '{task.task_spec.bpmn_name or task.task_spec.name}' raised "
-                                     f"'{code}' ({message}) and the diagram has no error boundary for it")
+                raise WorkflowFailed(f"Step '{_title(task)}' raised '{code}' ({message}) and the diagram has "
+                                     "no error boundary for it")
             thrown = True
         return thrown
 
     # -- saving and projecting -------------------------------------------------------------------
 
-    def save(self, instance: ProcessInstance, workflow: BpmnWorkflow, *, new: bool = False) -> list[HumanTask]:
-        """Write the state and rewrite the human-task projection of ``instance``; return its ready tasks.
+    def insert(self, case: CaseRecord, workflow: BpmnWorkflow) -> tuple[list[TaskView], WorkflowSummary]:
+        """Store a new case (its id is set on ``case``) with its projection; return its ready tasks."""
+        summary = self._stamp(case, workflow)
+        values = {name: getattr(case, name) for name in CASE_FIELDS if name != "id"}
+        case.id = self.connection.execute(_INSERT_CASE, values).scalar_one()
+        return self._project(case, summary.ready_human, before=set()), summary
 
-        A stale version counter surfaces as ``StaleDataError`` when the session flushes; the facade
-        turns it into ``Conflict``.
+    def save(self, case: CaseRecord, workflow: BpmnWorkflow,
+             before: set[str]) -> tuple[list[TaskView], WorkflowSummary]:
+        """Write the state and the projection of a stored case; ``before`` are the task ids ready at load.
+
+        The row is updated only if nobody else saved it since it was read (``lock_version``);
+        otherwise ``Conflict``.
         """
+        summary = self._stamp(case, workflow)
+        expected = case.lock_version
+        case.lock_version += 1
+        result = self.connection.execute(
+            _UPDATE_CASE, {"where_id": case.id, "where_version": expected, **case.columns()})
+        if result.rowcount != 1:
+            raise Conflict(f"Case {case.case_ref} was changed by someone else at the same moment; "
+                           "reload and try again")
+        return self._project(case, summary.ready_human, before), summary
+
+    def _stamp(self, case: CaseRecord, workflow: BpmnWorkflow) -> WorkflowSummary:
         now = self.clock.now()
-        instance.state = self.serializer.dumps(workflow)
-        instance.serializer_version = self.serializer.VERSION
-        instance.updated_at = now
-        ready = [t for t in workflow.get_tasks(state=TaskState.READY, manual=True)
-                 if isinstance(t.task_spec, HumanTaskSpec)]
-        instance.current_step = "; ".join(_title(t) for t in ready)[:300]
-        if workflow.is_completed() and instance.status == "running":
-            instance.status = "completed"
-            instance.ended_at = now
-        return self._project(instance, ready, new)
+        case.state = self.serializer.dumps(workflow)
+        case.serializer_version = self.serializer.VERSION
+        case.updated_at = now
+        summary = WorkflowSummary.of(workflow)
+        case.current_step = "; ".join(_title(t) for t in summary.ready_human)[:300]
+        if case.status == "running" and workflow.is_completed():
+            case.status, case.ended_at = "completed", now
+        return summary
 
-    def _project(self, instance: ProcessInstance, ready: list[Any], new: bool) -> list[HumanTask]:
-        kept: dict[str, HumanTask] = {}
-        if not new:
-            kept = {row.id: row for row in self.session.scalars(
-                select(HumanTask).where(HumanTask.instance_id == instance.id))}
+    def _project(self, case: CaseRecord, ready: list[Any], before: set[str]) -> list[TaskView]:
         wanted = {str(t.id): t for t in ready}
-        gone = set(kept) - set(wanted)
+        gone = before - set(wanted)
         if gone:
-            self.session.execute(delete(HumanTask).where(HumanTask.id.in_(gone)),
-                                 execution_options={"synchronize_session": False})
-            for task_id in gone:
-                self.session.expunge(kept.pop(task_id))
-        rows = []
-        for task_id, task in wanted.items():
-            row = kept.get(task_id)
-            if row is None:
-                row = self._human_task(instance, task)
-                self.session.add(row)
-                self.session.add_all(TaskCandidate(task_id=row.id, kind=kind, value=value)
-                                     for kind, value in candidates_of(row))
-            rows.append(row)
-        return rows
+            self.connection.execute(_DELETE_TASKS, {"ids": sorted(gone)})
+        kept = [tid for tid in wanted if tid in before]
+        views = {}
+        if kept:
+            views = {row.id: task_view(row) for row in self.connection.execute(_TASKS_BY_IDS, {"ids": kept})}
+        new = [self._new_task(case, wanted[tid]) for tid in wanted if tid not in before]
+        if new:
+            self.connection.execute(_INSERT_TASK, [_row_values(v, case.id) for v in new])
+            self.connection.execute(_INSERT_CANDIDATE, [
+                {"task_id": v.id, "kind": kind, "value": value} for v in new for kind, value in candidates_of(v)])
+            views.update((v.id, v) for v in new)
+        return [views[tid] for tid in wanted]
 
-    def _human_task(self, instance: ProcessInstance, task: Any) -> HumanTask:
+    def _new_task(self, case: CaseRecord, task: Any) -> TaskView:
         spec: HumanTaskSpec = task.task_spec
         now = self.clock.now()
         roles = list(spec.candidate_groups)
@@ -167,14 +299,12 @@ class InstanceRunner:
             lane_role = role_for_name(spec.lane)
             roles = [lane_role] if lane_role else []
         assignee = self._assignee(spec, task)
-        row = HumanTask(
-            id=str(task.id), instance_id=instance.id, case_ref=instance.case_ref,
-            process_id=instance.process_id, element_id=spec.name, title=_title(task), lane=spec.lane,
-            assignee=assignee, claimed_by=None, excluded_users=self._excluded(spec, task, instance),
-            case_started_by=instance.started_by, created_at=now, due_at=self._due(spec, task, now),
+        return TaskView(
+            id=str(task.id), case_ref=case.case_ref, process_id=case.process_id, element_id=spec.name,
+            title=_title(task), candidate_roles=tuple(dict.fromkeys(roles)), assignee=assignee, claimed_by=None,
+            case_started_by=case.started_by, created_at=now, due_at=self._due(spec, task, now),
+            excluded_users=tuple(self._excluded(spec, task, case)),
         )
-        row.candidate_roles = list(dict.fromkeys(roles))
-        return row
 
     def _assignee(self, spec: HumanTaskSpec, task: Any) -> str | None:
         if not spec.assignee:
@@ -185,13 +315,13 @@ class InstanceRunner:
         value = self._evaluate(text, task, "assignee")
         return str(value) if value else None
 
-    def _excluded(self, spec: HumanTaskSpec, task: Any, instance: ProcessInstance) -> list[str]:
+    def _excluded(self, spec: HumanTaskSpec, task: Any, case: CaseRecord) -> list[str]:
         declared = spec.extensions.get("excludeUsers")
         extra: list[str] = []
         if declared:
             value = self._evaluate(declared, task, "excludeUsers")
             extra = [str(v) for v in (value if isinstance(value, list | tuple) else [value]) if v]
-        return excluded_users(spec.candidate_groups or [], instance.started_by, spec.assignee, extra)
+        return excluded_users(spec.candidate_groups, case.started_by, spec.assignee, extra)
 
     def _due(self, spec: HumanTaskSpec, task: Any, now: datetime) -> datetime | None:
         if not spec.due_date:
@@ -207,28 +337,33 @@ class InstanceRunner:
         except ExpressionError as error:
             raise WorkflowFailed(f"The {what} of '{_title(task)}' could not be worked out: {error}") from None
 
-    def record_history(self, instance: ProcessInstance, task: Any, actor: str, values: Mapping[str, Any],
-                       outcome: str = "completed", note: str | None = None) -> TaskHistory:
+    def record_history(self, case: CaseRecord, task: Any, actor: str, values: Mapping[str, Any],
+                       outcome: str = "completed", note: str | None = None) -> None:
         """Keep what was done with a user task, for the case page and the audit trail."""
-        entry = TaskHistory(instance_id=instance.id, task_id=str(task.id), element_id=task.task_spec.name,
-                            title=_title(task), outcome=outcome, actor=actor, at=self.clock.now(),
-                            values=json_ready(values), note=note)
-        self.session.add(entry)
-        return entry
+        self.connection.execute(_INSERT_HISTORY, {
+            "instance_id": case.id, "task_id": str(task.id), "element_id": task.task_spec.name,
+            "title": _title(task), "outcome": outcome, "actor": actor, "at": self.clock.now(),
+            "values": json_ready(values), "note": note})
 
 
-def candidates_of(row: HumanTask) -> list[tuple[str, str]]:
+def _row_values(view: TaskView, instance_id: int | None) -> dict[str, Any]:
+    return {"id": view.id, "instance_id": instance_id, "case_ref": view.case_ref, "process_id": view.process_id,
+            "element_id": view.element_id, "title": view.title, "lane": None, "assignee": view.assignee,
+            "claimed_by": None, "excluded_users": list(view.excluded_users),
+            "candidate_roles": list(view.candidate_roles), "case_started_by": view.case_started_by,
+            "created_at": view.created_at, "due_at": view.due_at}
+
+
+def candidates_of(view: TaskView) -> list[tuple[str, str]]:
     """The (kind, value) pairs the inbox looks a task up by."""
-    pairs = [("role", role) for role in row.candidate_roles]
-    if row.assignee:
-        pairs.append(("user", row.assignee))
+    pairs = [("role", role) for role in view.candidate_roles]
+    if view.assignee:
+        pairs.append(("user", view.assignee))
     return pairs
 
 
 def as_due_time(value: Any, now: datetime) -> datetime | None:
     """Turn a due-date value (datetime, date, duration, ISO text) into an aware time."""
-    from datetime import UTC
-
     if value is None or value == "":
         return None
     if isinstance(value, str):
@@ -247,20 +382,21 @@ def as_due_time(value: Any, now: datetime) -> datetime | None:
     raise ExpressionError(f"A due date must be a date, time or duration, not {type(value).__name__}")
 
 
-def json_ready(values: Mapping[str, Any]) -> dict[str, Any]:
-    """Submitted values with dates as ISO text, for JSON columns."""
-    return {k: (v.isoformat() if isinstance(v, date | datetime) else v) for k, v in values.items()}
+_COUNTERS = cast(Table, CaseCounter.__table__)
+_NEXT_NUMBER = update(_COUNTERS).where(
+    _COUNTERS.c.prefix == bindparam("key_prefix"), _COUNTERS.c.year == bindparam("key_year")
+).values(last_number=_COUNTERS.c.last_number + 1).returning(_COUNTERS.c.last_number)
+_FIRST_NUMBER = insert(_COUNTERS)
 
 
 def next_case_ref(session: Session, prefix: str, year: int) -> str:
     """Hand out the next case reference for ``prefix`` in ``year`` (``REL-2026-00001``)."""
-    counter = session.get(CaseCounter, (prefix, year), with_for_update=True)
-    if counter is None:
-        counter = CaseCounter(prefix=prefix, year=year, last_number=0)
-        session.add(counter)
-    counter.last_number += 1
-    session.flush()
-    return f"{prefix}-{year}-{counter.last_number:05d}"
+    connection = session.connection()
+    number = connection.execute(_NEXT_NUMBER, {"key_prefix": prefix, "key_year": year}).scalar()
+    if number is None:
+        connection.execute(_FIRST_NUMBER, {"prefix": prefix, "year": year, "last_number": 1})
+        number = 1
+    return f"{prefix}-{year}-{number:05d}"
 
 
 def find_ready_task(workflow: BpmnWorkflow, task_id: str, case_ref: str) -> Any:
@@ -274,9 +410,9 @@ def find_ready_task(workflow: BpmnWorkflow, task_id: str, case_ref: str) -> Any:
     return task
 
 
-def ensure_may_do(row: HumanTask, username: str, roles: frozenset[str]) -> None:
-    """Raise ``PermissionDenied`` unless the user may complete the task of this row."""
-    may_do_task(row, username, roles, raise_error=True)
+def with_claim(view: TaskView, claimed_by: str | None) -> TaskView:
+    """``view`` with another claimer."""
+    return replace(view, claimed_by=claimed_by)
 
 
 def _title(task: Any) -> str:
@@ -288,6 +424,3 @@ def _describe(error: SpiffWorkflowException) -> str:
     task = getattr(error, "task", None)
     where = f" at '{_title(task)}'" if task is not None and getattr(task, "task_spec", None) else ""
     return f"The process failed{where}: {message}"
-
-
-__all__ = ["InstanceContext", "InstanceRunner", "NotFound", "next_case_ref"]

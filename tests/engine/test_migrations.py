@@ -34,11 +34,13 @@ def test_migrations_match_models(backend: str, tmp_path: Path) -> None:
         migrate.upgrade(url)
         migrate.upgrade(url)  # a second upgrade is a no-op
         engine = create_engine(url)
-        with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
-            assert compare_metadata(context, Base.metadata) == []
+        try:
+            with engine.connect() as connection:
+                context = MigrationContext.configure(connection, opts={"compare_type": True})
+                assert compare_metadata(context, Base.metadata) == []
             assert migrate.current(url) is not None
-        engine.dispose()
+        finally:
+            engine.dispose()
     finally:
         if schema:
             _admin(f'DROP SCHEMA "{schema}" CASCADE')

@@ -1,8 +1,8 @@
-"""initial schema: definitions, instances, tasks, users, audit
+"""initial schema
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 03:51:12.032468
+Create Date: 2026-11-30 04:05:28.053264
 """
 
 from __future__ import annotations
@@ -177,8 +177,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    bind = op.get_bind()
-    if bind.dialect.name == "postgresql":
+    if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS audit_event_no_update_delete ON audit_event")
         op.execute("DROP TRIGGER IF EXISTS audit_event_no_truncate ON audit_event")
         op.execute("DROP FUNCTION IF EXISTS audit_event_refuse_change()")

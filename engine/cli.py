@@ -288,6 +288,62 @@ def users_add(ctx: click.Context, username: str, roles: tuple[str, ...], display
         f"Added {view.username} with roles {', '.join(sorted(view.roles))}"))
 
 
+@main.group("timers")
+def timers_group() -> None:
+    """Timers of waiting cases."""
+
+
+@timers_group.command("run-due")
+@json_option
+@click.pass_context
+def timers_run_due(ctx: click.Context, as_json: bool) -> None:
+    """Fire every timer that is due now, once (for cron-style use and tests)."""
+    with _engine_errors(as_json):
+        fired = _facade(ctx).fire_due_timers()
+
+    def text() -> None:
+        click.echo(f"{len(fired)} case(s) had timers fire.")
+        for f in fired:
+            click.echo(f"  {f.case_ref}: {', '.join(f.elements)}")
+
+    _emit(as_json, [f.to_dict() for f in fired], text)
+
+
+@main.group("scheduler")
+def scheduler_group() -> None:
+    """The single runner of periodic jobs."""
+
+
+def _scheduler(ctx: click.Context) -> Any:
+    from engine.jobs import engine_jobs
+    from engine.scheduler import Scheduler
+
+    facade = _facade(ctx)
+    return Scheduler(facade.db, engine_jobs(facade), clock=facade.clock)
+
+
+@scheduler_group.command("run")
+@click.pass_context
+def scheduler_run(ctx: click.Context) -> None:
+    """Run the scheduler until stopped (Ctrl-C); only one process in a deployment runs jobs."""
+    click.echo("Scheduler running; Ctrl-C stops it.")
+    _scheduler(ctx).run_forever()
+
+
+@scheduler_group.command("tick")
+@json_option
+@click.pass_context
+def scheduler_tick(ctx: click.Context, as_json: bool) -> None:
+    """Run one tick now: take the runner's post if free and run the jobs that are due."""
+    with _scheduler(ctx) as scheduler:
+        report = scheduler.tick()
+    _emit(as_json, report.to_dict(), lambda: click.echo(
+        "Another process runs the jobs; nothing done." if not report.leader else
+        f"Ran {len(report.runs)} job(s)" + (f"; failed: {', '.join(report.failed)}" if report.failed else "")))
+    if report.failed or report.problem:
+        sys.exit(1)
+
+
 @main.group("audit")
 def audit_group() -> None:
     """The tamper-evident audit trail."""

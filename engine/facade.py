@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import audit
+from engine import audit, start_timers
 from engine import definitions as defs
 from engine import users as people
 from engine.access import may_do_task
@@ -31,10 +32,12 @@ from engine.instances import (
     InstanceContext,
     InstanceRunner,
     WorkflowSummary,
+    due_timer_elements,
     find_ready_task,
     load_case,
     load_task,
     next_case_ref,
+    next_timer_due,
     ready_human_tasks,
     task_view,
     with_claim,
@@ -45,12 +48,13 @@ from engine.models import (
     ProcessDefinition,
     TaskCandidate,
     TaskHistory,
+    Timer,
     User,
     UserRole,
 )
 from engine.operations import OperationRegistry
 from engine.queries import QueriesMixin
-from engine.views import HistoryEntry, InstanceView, Person, TaskDetail, TaskView
+from engine.views import HistoryEntry, InstanceView, Person, TaskDetail, TaskView, json_ready
 
 SHIPPED_BPMN = Path(__file__).resolve().parent.parent / "workflows" / "bpmn"
 
@@ -61,6 +65,25 @@ class DeployResult:
 
     definition: defs.DefinitionView
     created: bool
+
+
+_DUE_TIMERS = select(Timer.instance_id).where(Timer.due_at <= bindparam("now")).order_by(
+    Timer.due_at).limit(bindparam("limit"))
+_DUE_TIMER_LOCKED = select(Timer.instance_id).where(
+    Timer.instance_id == bindparam("instance_id"), Timer.due_at <= bindparam("now")).with_for_update()
+
+
+@dataclass(frozen=True)
+class FiredTimers:
+    """The timers of one case that fired: which diagram elements, when due, when fired."""
+
+    case_ref: str
+    elements: tuple[str, ...]
+    due_at: datetime | None
+    fired_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return json_ready(self.__dict__)
 
 
 _PERSON = select(User.username, User.active, UserRole.role).outerjoin(
@@ -103,6 +126,7 @@ class Callgov(QueriesMixin):
                     "process_id": version.process_id, "version": version.version, "hash": version.content_hash})
             if publish and version.status != "published":
                 defs.publish(s, version, actor=actor, now=self.clock.now())
+                start_timers.schedule(s.connection(), version.id, self.specs.get(s, version.id), self.clock)
                 self._audit(s, "definition.published", actor, detail={
                     "process_id": version.process_id, "version": version.version})
             return DeployResult(defs.view_of(version, _definition(s, version.process_id)), created)
@@ -116,6 +140,7 @@ class Callgov(QueriesMixin):
                 raise NotFound(f"Process '{process_id}' has no version {version}")
             if row.status != "published":
                 defs.publish(s, row, actor=actor, now=self.clock.now())
+                start_timers.schedule(s.connection(), row.id, self.specs.get(s, row.id), self.clock)
                 self._audit(s, "definition.published", actor, detail={"process_id": process_id, "version": version})
             return defs.view_of(row, _definition(s, process_id))
 
@@ -155,25 +180,30 @@ class Callgov(QueriesMixin):
         """Start a case of the published version of ``process_id`` and run it to its first wait."""
         with self._tx() as s:
             starter = self._active_user(s, user)
-            version_id, version_number = defs.published_version_ids(s, process_id)
-            compiled = self.specs.get(s, version_id)
-            now = self.clock.now()
-            case_ref = next_case_ref(s, compiled.case_prefix, now.year)
-            runner = self._runner(s)
-            workflow = runner.new_workflow(compiled, InstanceContext(case_ref, process_id, starter.username))
-            initial = {**dict(data or {}), "case_ref": case_ref, "started_by": starter.username, "started_at": now}
-            for task in workflow.get_tasks(state=TaskState.READY):
-                task.data.update(initial)
-            runner.advance(workflow)
-            case = CaseRecord(
-                id=None, case_ref=case_ref, process_id=process_id, definition_version_id=version_id,
-                status="running", current_step="", started_by=starter.username, started_at=now, updated_at=now,
-                ended_at=None, end_reason=None, state="", serializer_version=self.serializer.VERSION,
-                lock_version=1)
-            ready, summary = runner.insert(case, workflow)
-            self._audit(s, "instance.started", starter.username, case_ref=case_ref,
-                        detail={"process_id": process_id, "version": version_number})
-            return self._view(s, case, summary, compiled.name, version_number, ready, history=[])
+            return self._start_case(s, process_id, starter.username, data)
+
+    def _start_case(self, s: Session, process_id: str, starter: str,
+                    data: Mapping[str, Any] | None) -> InstanceView:
+        """Start a case (in the caller's transaction) as ``starter``: a username or ``system:<job>``."""
+        version_id, version_number = defs.published_version_ids(s, process_id)
+        compiled = self.specs.get(s, version_id)
+        now = self.clock.now()
+        case_ref = next_case_ref(s, compiled.case_prefix, now.year)
+        runner = self._runner(s)
+        workflow = runner.new_workflow(compiled, InstanceContext(case_ref, process_id, starter))
+        initial = {**dict(data or {}), "case_ref": case_ref, "started_by": starter, "started_at": now}
+        for task in workflow.get_tasks(state=TaskState.READY):
+            task.data.update(initial)
+        runner.advance(workflow, timers=compiled.has_timers)
+        case = CaseRecord(
+            id=None, case_ref=case_ref, process_id=process_id, definition_version_id=version_id,
+            status="running", current_step="", started_by=starter, started_at=now, updated_at=now,
+            ended_at=None, end_reason=None, state="", serializer_version=self.serializer.VERSION,
+            lock_version=1)
+        ready, summary = runner.insert(case, workflow)
+        self._audit(s, "instance.started", starter, case_ref=case_ref,
+                    detail={"process_id": process_id, "version": version_number})
+        return self._view(s, case, summary, compiled.name, version_number, ready, history=[])
 
     def instance(self, ref: str | int, *, user: str | None = None) -> InstanceView:
         """A case by reference (``REL-2026-00001``) or id, with its data, tasks and history."""
@@ -199,14 +229,67 @@ class Callgov(QueriesMixin):
             compiled = self.specs.get(s, case.definition_version_id)
             runner = self._runner(s)
             workflow = runner.restore(case, compiled)
-            before = {str(t.id) for t in ready_human_tasks(workflow)}
+            before, due_before = {str(t.id) for t in ready_human_tasks(workflow)}, next_timer_due(workflow)
             workflow.cancel()
             case.status, case.ended_at, case.end_reason = "cancelled", self.clock.now(), reason.strip()
-            ready, summary = runner.save(case, workflow, before)
+            ready, summary = runner.save(case, workflow, before, due_before)
             self._audit(s, "instance.cancelled", actor.username, case_ref=case.case_ref,
                         detail={"reason": reason.strip()})
             return self._view(s, case, summary, compiled.name,
                               self.specs.version_number(s, case.definition_version_id), ready)
+
+    # -- timers ----------------------------------------------------------------------------------
+
+    def fire_due_timers(self, *, limit: int = 500) -> list[FiredTimers]:
+        """Fire every timer whose time has come (late ones too), each case in its own transaction.
+
+        Safe to run from several schedulers at once: a case's timer row is locked and re-read
+        before it fires, so each timer fires once.
+        """
+        now = self.clock.now()
+        with self.db.reading() as s:
+            due = [row.instance_id for row in s.connection().execute(_DUE_TIMERS, {"now": now, "limit": limit})]
+            starts = start_timers.due_starts(s.connection(), now, limit)
+        fired = []
+        for instance_id in due:
+            result = self._fire_case_timers(instance_id)
+            if result is not None:
+                fired.append(result)
+        for process_id, element_id in starts:
+            started = self._fire_start_timer(process_id, element_id)
+            if started is not None:
+                fired.append(started)
+        return fired
+
+    def _fire_start_timer(self, process_id: str, element_id: str) -> FiredTimers | None:
+        with self._tx() as s:
+            now = self.clock.now()
+            row = start_timers.claim(s.connection(), process_id, element_id, now)
+            if row is None:
+                return None
+            view = self._start_case(s, process_id, "system:timers", {"started_by_timer": element_id})
+            self._audit(s, "timer.fired", "system:timers", case_ref=view.case_ref,
+                        detail={"elements": [element_id], "due": row.due_at.isoformat(), "started": True})
+            return FiredTimers(view.case_ref, (element_id,), row.due_at, now)
+
+    def _fire_case_timers(self, instance_id: int) -> FiredTimers | None:
+        with self._tx() as s:
+            connection = s.connection()
+            now = self.clock.now()
+            if connection.execute(_DUE_TIMER_LOCKED, {"instance_id": instance_id, "now": now}).first() is None:
+                return None  # fired by another scheduler, or rescheduled, since we looked
+            case = load_case(connection, instance_id, lock=True)
+            compiled = self.specs.get(s, case.definition_version_id)
+            runner = self._runner(s)
+            workflow = runner.restore(case, compiled)
+            before, due_before = {str(t.id) for t in ready_human_tasks(workflow)}, next_timer_due(workflow)
+            elements = due_timer_elements(workflow, now)
+            workflow.refresh_timers()
+            runner.advance(workflow, timers=True)
+            runner.save(case, workflow, before, due_before)
+            self._audit(s, "timer.fired", "system:timers", case_ref=case.case_ref,
+                        detail={"elements": elements, "due": due_before.isoformat() if due_before else None})
+            return FiredTimers(case.case_ref, tuple(elements), due_before, now)
 
     # -- tasks -----------------------------------------------------------------------------------
 
@@ -247,15 +330,15 @@ class Callgov(QueriesMixin):
             compiled = self.specs.get(s, case.definition_version_id)
             runner = self._runner(s)
             workflow = runner.restore(case, compiled)
-            before = {str(t.id) for t in ready_human_tasks(workflow)}
+            before, due_before = {str(t.id) for t in ready_human_tasks(workflow)}, next_timer_due(workflow)
             task = find_ready_task(workflow, task_id, row.case_ref)
             values = validate_submission(compiled.user_tasks[row.element_id].form, data)
             task.data.update(values)
             task.data["last_actor"] = person.username
             task.run()
             runner.record_history(case, task, person.username, values)
-            runner.advance(workflow)
-            ready, summary = runner.save(case, workflow, before)
+            runner.advance(workflow, timers=compiled.has_timers)
+            ready, summary = runner.save(case, workflow, before, due_before)
             self._audit(s, "task.completed", person.username, case_ref=row.case_ref, task_id=task_id,
                         detail={"element_id": row.element_id, "fields": sorted(values)})
             return self._view(s, case, summary, compiled.name,

@@ -28,10 +28,11 @@ from engine.bpmn.compiler import CompiledDefinition, unwrap_expression
 from engine.bpmn.script_engine import SafeScriptEngine
 from engine.bpmn.serializer import StateSerializer
 from engine.bpmn.specs import ExternalTaskSpec, HumanTaskSpec
+from engine.bpmn.timers import due_of, waits_on_timer
 from engine.clock import Clock
 from engine.errors import CallgovError, Conflict, ExpressionError, NotFound, WorkflowFailed
 from engine.expressions import Duration, evaluate, parse_timer_literal
-from engine.models import CaseCounter, HumanTask, ProcessInstance, TaskCandidate, TaskHistory
+from engine.models import CaseCounter, HumanTask, ProcessInstance, TaskCandidate, TaskHistory, Timer
 from engine.operations import OperationContext, OperationRegistry, read_only
 from engine.roles import role_for_name
 from engine.views import TaskView, json_ready
@@ -41,6 +42,7 @@ CASES = cast(Table, ProcessInstance.__table__)
 TASKS = cast(Table, HumanTask.__table__)
 CANDIDATES = cast(Table, TaskCandidate.__table__)
 HISTORY = cast(Table, TaskHistory.__table__)
+TIMERS = cast(Table, Timer.__table__)
 CASE_FIELDS = ("id", "case_ref", "process_id", "definition_version_id", "status", "current_step", "started_by",
                "started_at", "updated_at", "ended_at", "end_reason", "state", "serializer_version", "lock_version")
 
@@ -61,6 +63,8 @@ _DELETE_TASKS = delete(TASKS).where(TASKS.c.id.in_(bindparam("ids", expanding=Tr
 _INSERT_TASK = insert(TASKS)
 _INSERT_CANDIDATE = insert(CANDIDATES)
 _INSERT_HISTORY = insert(HISTORY)
+_DELETE_TIMER = delete(TIMERS).where(TIMERS.c.instance_id == bindparam("instance_id"))
+_INSERT_TIMER = insert(TIMERS)
 
 
 @dataclass
@@ -130,6 +134,7 @@ class WorkflowSummary:
     ready_human: list[Any]
     data: dict[str, Any]
     completed_elements: tuple[str, ...]
+    next_due: datetime | None = None
 
     @classmethod
     def of(cls, workflow: BpmnWorkflow) -> WorkflowSummary:
@@ -150,7 +155,20 @@ class WorkflowSummary:
                     completed[bpmn_id] = None
         if not any_ready and workflow.last_task is not None:
             data = dict(workflow.last_task.data)
-        return cls(ready_human, data, tuple(completed))
+        return cls(ready_human, data, tuple(completed), next_timer_due(workflow))
+
+
+def due_timer_elements(workflow: BpmnWorkflow, now: datetime) -> list[str]:
+    """The diagram ids of the timers that are due at ``now`` (they fire at the next refresh)."""
+    return sorted({task.task_spec.bpmn_id for task in workflow.event_manager.tasks.values()
+                   if waits_on_timer(task.task_spec) and (due := due_of(task)) is not None and due <= now})
+
+
+def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:
+    """When the earliest timer this workflow waits on is due (None if it waits on none)."""
+    dues = [due for task in workflow.event_manager.tasks.values()
+            if waits_on_timer(task.task_spec) and (due := due_of(task)) is not None]
+    return min(dues, default=None)
 
 
 @dataclass
@@ -206,13 +224,19 @@ class InstanceRunner:
 
     # -- running ---------------------------------------------------------------------------------
 
-    def advance(self, workflow: BpmnWorkflow) -> None:
-        """Run engine steps to the next wait, throwing parked business errors to their boundaries."""
+    def advance(self, workflow: BpmnWorkflow, *, timers: bool = False) -> None:
+        """Run engine steps to the next wait, throwing parked business errors to their boundaries.
+
+        With ``timers``, timers that came due while the engine ran (``do_engine_steps`` refreshes
+        them last) are run too, so a case never rests on a timer that has already fired.
+        """
         try:
             for _ in range(MAX_ENGINE_ROUNDS):
                 self._parked_errors = False
                 workflow.do_engine_steps()
-                if not self._parked_errors or not self._throw_business_errors(workflow):
+                thrown = self._parked_errors and self._throw_business_errors(workflow)
+                due = timers and workflow.get_next_task(state=TaskState.READY, manual=False) is not None
+                if not thrown and not due:
                     return
             raise WorkflowFailed("The process kept raising errors without reaching a wait state")
         except CallgovError:
@@ -244,10 +268,11 @@ class InstanceRunner:
         summary = self._stamp(case, workflow)
         values = {name: getattr(case, name) for name in CASE_FIELDS if name != "id"}
         case.id = self.connection.execute(_INSERT_CASE, values).scalar_one()
+        self._project_timer(case, None, summary.next_due)
         return self._project(case, summary.ready_human, before=set()), summary
 
-    def save(self, case: CaseRecord, workflow: BpmnWorkflow,
-             before: set[str]) -> tuple[list[TaskView], WorkflowSummary]:
+    def save(self, case: CaseRecord, workflow: BpmnWorkflow, before: set[str],
+             due_before: datetime | None = None) -> tuple[list[TaskView], WorkflowSummary]:
         """Write the state and the projection of a stored case; ``before`` are the task ids ready at load.
 
         The row is updated only if nobody else saved it since it was read (``lock_version``);
@@ -261,7 +286,17 @@ class InstanceRunner:
         if result.rowcount != 1:
             raise Conflict(f"Case {case.case_ref} was changed by someone else at the same moment; "
                            "reload and try again")
+        self._project_timer(case, due_before, summary.next_due)
         return self._project(case, summary.ready_human, before), summary
+
+    def _project_timer(self, case: CaseRecord, before: datetime | None, after: datetime | None) -> None:
+        if after == before:
+            return
+        if before is not None:
+            self.connection.execute(_DELETE_TIMER, {"instance_id": case.id})
+        if after is not None:
+            self.connection.execute(_INSERT_TIMER, {"instance_id": case.id, "case_ref": case.case_ref,
+                                                    "due_at": after})
 
     def _stamp(self, case: CaseRecord, workflow: BpmnWorkflow) -> WorkflowSummary:
         now = self.clock.now()

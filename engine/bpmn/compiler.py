@@ -22,6 +22,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from engine.bpmn.parser import CAMUNDA, CallgovParser, XmlRefused, read_bpmn_xml
 from engine.bpmn.specs import HumanTaskSpec
+from engine.bpmn.timers import waits_on_timer
 from engine.errors import DefinitionInvalid, ExpressionError, Problem
 from engine.expressions import compile_expression, compile_script, parse_timer_literal
 from engine.forms import FormField, FormSpec, form_from_spiff, lint_form
@@ -66,6 +67,10 @@ class CompiledDefinition:
     spec: Any
     subprocess_specs: dict[str, Any]
     user_tasks: dict[str, UserTaskInfo] = field(default_factory=dict)
+    start_timers: tuple[tuple[str, Any], ...] = ()
+    """(element id, timer definition) of the main process's timer start events."""
+    has_timers: bool = False
+    """Whether any timer event exists (the runner then checks for timers that came due mid-run)."""
 
 
 def content_hash(content: bytes) -> str:
@@ -107,8 +112,9 @@ def compile_definition(
         spec = parser.get_spec(process_id)
         subprocess_specs = parser.get_subprocess_specs(process_id)
     except ValidationException as error:
-        raise DefinitionInvalid([Problem(str(error.args[0]) if error.args else str(error),
-                                         error.id or None, _int(error.line_number))]) from None
+        raise DefinitionInvalid(
+            [Problem(str(error.args[0]) if error.args else str(error), error.id or None, _int(error.line_number))]
+        ) from None
     except SpiffWorkflowException as error:
         raise DefinitionInvalid([Problem(str(error))]) from None
     return CompiledDefinition(
@@ -119,6 +125,9 @@ def compile_definition(
         spec=spec,
         subprocess_specs=subprocess_specs,
         user_tasks=_user_tasks(spec, subprocess_specs),
+        has_timers=_has_timers(spec, subprocess_specs),
+        start_timers=tuple((t.name, t.start_timer) for t in spec.task_specs.values()
+                           if getattr(t, "start_timer", None) is not None),
     )
 
 
@@ -145,7 +154,7 @@ def _main_process(root: Any, problems: list[Problem]) -> Any:
     called = {c.get("calledElement") for c in root.iterfind(".//bpmn:callActivity", NS)}
     executable = [p for p in processes if p.get("isExecutable") == "true"]
     if not executable:
-        problems.append(Problem("No process in the file is marked executable (isExecutable=\"true\")"))
+        problems.append(Problem('No process in the file is marked executable (isExecutable="true")'))
         return None
     # The main process is the executable one no call activity in the file calls.
     top = [p for p in executable if p.get("id") not in called]
@@ -158,6 +167,14 @@ def _case_prefix(process: Any, process_id: str) -> str:
             return str(prop.get("value"))
     letters = re.sub(r"[^A-Za-z]", "", process_id).upper()
     return (letters[:3] or "CAS").ljust(2, "X")
+
+
+def _has_timers(spec: Any, subprocess_specs: dict[str, Any]) -> bool:
+    return any(
+        waits_on_timer(task_spec)
+        for wf_spec in [spec, *subprocess_specs.values()]
+        for task_spec in wf_spec.task_specs.values()
+    )
 
 
 def _user_tasks(spec: Any, subprocess_specs: dict[str, Any]) -> dict[str, UserTaskInfo]:
@@ -193,8 +210,13 @@ def _lint_process(process: Any, known_topics: Collection[str]) -> list[Problem]:
     for lane in process.iterfind(".//bpmn:lane", NS):
         role = role_for_name(lane.get("name") or "")
         if role is None:
-            problems.append(Problem(f"The lane '{lane.get('name') or ''}' does not name a role; name it after "
-                                    f"one of: {', '.join(ROLES.values())}", lane.get("id")))
+            problems.append(
+                Problem(
+                    f"The lane '{lane.get('name') or ''}' does not name a role; name it after "
+                    f"one of: {', '.join(ROLES.values())}",
+                    lane.get("id"),
+                )
+            )
         for ref in lane.iterfind("bpmn:flowNodeRef", NS):
             lanes[(ref.text or "").strip()] = role
     for element in process.iter():
@@ -216,11 +238,20 @@ def _lint_process(process: Any, known_topics: Collection[str]) -> list[Problem]:
         elif tag == "serviceTask":
             topic = (element.get(CAMUNDA + "topic") or "").strip()
             if element.get(CAMUNDA + "type") != "external" or not topic:
-                problems.append(Problem("A service task must be an external task with a topic naming one of "
-                                        "callgov's operations", element_id))
+                problems.append(
+                    Problem(
+                        "A service task must be an external task with a topic naming one of callgov's operations",
+                        element_id,
+                    )
+                )
             elif topic not in known_topics:
-                problems.append(Problem(f"The operation '{topic}' does not exist; known operations: "
-                                        f"{', '.join(sorted(known_topics)) or 'none'}", element_id))
+                problems.append(
+                    Problem(
+                        f"The operation '{topic}' does not exist; known operations: "
+                        f"{', '.join(sorted(known_topics)) or 'none'}",
+                        element_id,
+                    )
+                )
         elif tag == "scriptTask":
             script = element.find("bpmn:script", NS)
             try:
@@ -246,8 +277,9 @@ def _lint_user_task(task: Any, lane_role: str | None) -> list[Problem]:
     groups = parse_candidate_groups(task.get(CAMUNDA + "candidateGroups"))
     for name in groups:
         if role_for_name(name) is None:
-            problems.append(Problem(f"Candidate group '{name}' is not a role; use one of: "
-                                    f"{', '.join(ROLES)}", element_id))
+            problems.append(
+                Problem(f"Candidate group '{name}' is not a role; use one of: {', '.join(ROLES)}", element_id)
+            )
     assignee = task.get(CAMUNDA + "assignee")
     if assignee and assignee.strip().startswith("${"):
         problems += _check_expression(assignee, "Assignee", element_id)
@@ -255,8 +287,13 @@ def _lint_user_task(task: Any, lane_role: str | None) -> list[Problem]:
     if due and parse_timer_literal(unwrap_expression(due)) is None:
         problems += _check_expression(due, "Due date", element_id)
     if not groups and not assignee and lane_role is None:
-        problems.append(Problem("Nobody can do this task: give it candidate groups (roles), an assignee, "
-                                "or put it in a lane named after a role", element_id))
+        problems.append(
+            Problem(
+                "Nobody can do this task: give it candidate groups (roles), an assignee, "
+                "or put it in a lane named after a role",
+                element_id,
+            )
+        )
     problems += lint_form(_form_from_xml(task), element_id)
     return problems
 
@@ -273,13 +310,24 @@ def _form_from_xml(task: Any) -> FormSpec:
     """A user task's ``camunda:formData`` read straight from XML, for lint before parsing."""
     fields = []
     for f in task.iterfind("bpmn:extensionElements/camunda:formData/camunda:formField", NS):
-        options = tuple((v.get("id") or "", v.get("name") or v.get("id") or "")
-                        for v in f.iterfind("camunda:value", NS))
-        constraints = {c.get("name") or "": c.get("config")
-                       for c in f.iterfind("camunda:validation/camunda:constraint", NS)}
-        properties = {p.get("id") or "": p.get("value") or ""
-                      for p in f.iterfind("camunda:properties/camunda:property", NS)}
-        fields.append(FormField(id=f.get("id") or "", label=f.get("label") or f.get("id") or "",
-                                type=f.get("type") or "string", default=f.get("defaultValue"),
-                                options=options, constraints=constraints, properties=properties))
+        options = tuple(
+            (v.get("id") or "", v.get("name") or v.get("id") or "") for v in f.iterfind("camunda:value", NS)
+        )
+        constraints = {
+            c.get("name") or "": c.get("config") for c in f.iterfind("camunda:validation/camunda:constraint", NS)
+        }
+        properties = {
+            p.get("id") or "": p.get("value") or "" for p in f.iterfind("camunda:properties/camunda:property", NS)
+        }
+        fields.append(
+            FormField(
+                id=f.get("id") or "",
+                label=f.get("label") or f.get("id") or "",
+                type=f.get("type") or "string",
+                default=f.get("defaultValue"),
+                options=options,
+                constraints=constraints,
+                properties=properties,
+            )
+        )
     return FormSpec(tuple(fields))

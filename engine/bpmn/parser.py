@@ -15,12 +15,22 @@ from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
+from SpiffWorkflow.bpmn.parser.util import first
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, IntermediateCatchEvent, StartEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.camunda.parser.event_parsers import (
+    CamundaBoundaryEventParser,
+    CamundaIntermediateCatchEventParser,
+    CamundaStartEventParser,
+)
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser
 from SpiffWorkflow.camunda.parser.task_spec import UserTaskParser as CamundaUserTaskParser
 from SpiffWorkflow.camunda.specs.user_task import Form
 
 from engine.bpmn.specs import ExternalTaskSpec, HumanTaskSpec
+from engine.bpmn.timers import TIMER_CLASSES, ClockCycle, ClockDuration, ClockTimeDate
 from engine.errors import Problem
 from engine.roles import parse_candidate_groups, role_for_name
 
@@ -72,6 +82,42 @@ class ExternalTaskParser(CamundaTaskParser):
         return ExternalTaskSpec(self.spec, self.bpmn_id, topic=topic, **self.bpmn_attributes)
 
 
+class ClockTimers:
+    """Event parsing whose timers read the engine's clock (``engine.bpmn.timers``)."""
+
+    def parse_timer_event(self, event: Any) -> Any:
+        parser: Any = self
+        description = parser.get_event_description(event)
+        name = parser.node.get("name", parser.node.get("id"))
+        for tag, cls in (("timeDate", ClockTimeDate), ("timeDuration", ClockDuration), ("timeCycle", ClockCycle)):
+            found = first(parser.xpath(f".//bpmn:{tag}"))
+            if found is not None:
+                return cls(name, (found.text or "").strip(), description=description)
+        raise ValidationException("A timer needs a date, a duration or a cycle", node=parser.node,
+                                  file_name=parser.filename)
+
+
+class StartEventParser(ClockTimers, CamundaStartEventParser):
+    """Start events. A timer on a start event says when the scheduler starts new cases
+    (``start_timer`` on the spec); a case itself never waits at its start."""
+
+    def create_task(self) -> Any:
+        task = super().create_task()
+        definition = getattr(task, "event_definition", None)
+        task.start_timer = definition if isinstance(definition, TIMER_CLASSES) else None
+        if task.start_timer is not None:
+            task.event_definition = NoneEventDefinition()
+        return task
+
+
+class IntermediateCatchEventParser(ClockTimers, CamundaIntermediateCatchEventParser):
+    """Intermediate catch events, with clock-aware timers."""
+
+
+class BoundaryEventParser(ClockTimers, CamundaBoundaryEventParser):
+    """Boundary events, with clock-aware timers."""
+
+
 class CallgovParser(CamundaParser):
     """The parser for every BPMN file callgov deploys."""
 
@@ -79,6 +125,9 @@ class CallgovParser(CamundaParser):
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
         full_tag("userTask"): (UserTaskParser, HumanTaskSpec),
         full_tag("serviceTask"): (ExternalTaskParser, ExternalTaskSpec),
+        full_tag("startEvent"): (StartEventParser, StartEvent),
+        full_tag("intermediateCatchEvent"): (IntermediateCatchEventParser, IntermediateCatchEvent),
+        full_tag("boundaryEvent"): (BoundaryEventParser, BoundaryEvent),
     }
 
 

@@ -16,7 +16,14 @@ from uuid import UUID
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    DurationTimerEventDefinition,
+    TimeDateEventDefinition,
+)
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+
+from engine.bpmn.timers import ClockCycle, ClockDuration, ClockTimeDate
 
 
 class StateOnlyWorkflowConverter(BpmnWorkflowConverter):
@@ -52,6 +59,10 @@ class StateSerializer:
     def __init__(self) -> None:
         config = dict(CAMUNDA_CONFIG)
         config[BpmnWorkflow] = StateOnlyWorkflowConverter
+        # Our clock-aware timers may sit in a task's internal data (events an event-based gateway saw).
+        for ours, theirs in ((ClockTimeDate, TimeDateEventDefinition), (ClockDuration, DurationTimerEventDefinition),
+                             (ClockCycle, CycleTimerEventDefinition)):
+            config[ours] = config[theirs]
         registry = BpmnWorkflowSerializer.configure(config)
         registry.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]))
         self._serializer = BpmnWorkflowSerializer(registry)

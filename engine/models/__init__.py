@@ -3,7 +3,9 @@
 from engine.models.audit import AuditEvent
 from engine.models.definitions import DefinitionVersion, ProcessDefinition
 from engine.models.instances import CaseCounter, ProcessInstance
+from engine.models.scheduler import SchedulerJob, SchedulerLock
 from engine.models.tasks import HumanTask, TaskCandidate, TaskHistory
+from engine.models.timers import StartTimer, Timer
 from engine.models.users import User, UserRole
 
 __all__ = [
@@ -13,8 +15,12 @@ __all__ = [
     "HumanTask",
     "ProcessDefinition",
     "ProcessInstance",
+    "SchedulerJob",
+    "SchedulerLock",
+    "StartTimer",
     "TaskCandidate",
     "TaskHistory",
+    "Timer",
     "User",
     "UserRole",
 ]

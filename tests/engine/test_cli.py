@@ -107,3 +107,13 @@ def test_audit_verify_detects_an_edit(cli, tmp_path: Path) -> None:
     broken = cli("audit", "verify", "--json")
     assert broken.exit_code == 1
     assert json.loads(broken.output)["first_bad_seq"] == 3
+
+
+def test_timers_run_due_and_scheduler_tick(cli) -> None:
+    ran = cli("timers", "run-due", "--json")
+    assert ran.exit_code == 0 and json.loads(ran.output) == []
+    tick = cli("scheduler", "tick", "--json")
+    assert tick.exit_code == 0, tick.output
+    report = json.loads(tick.output)
+    assert report["leader"] is True
+    assert [run["name"] for run in report["runs"]] == ["timers.fire_due"]

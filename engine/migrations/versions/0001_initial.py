@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 04:05:28.053264
+Create Date: 2026-11-30 04:13:13.372375
 """
 
 from __future__ import annotations
@@ -51,6 +51,26 @@ def upgrade() -> None:
     sa.Column('case_prefix', sa.String(length=10), nullable=False),
     sa.Column('created_at', engine.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('process_id', name=op.f('pk_process_definition'))
+    )
+    op.create_table('scheduler_job',
+    sa.Column('name', sa.String(length=80), nullable=False),
+    sa.Column('next_run_at', engine.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_started_at', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_finished_at', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_outcome', sa.String(length=10), nullable=True),
+    sa.Column('last_summary', sa.String(length=500), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('last_run_by', sa.String(length=200), nullable=True),
+    sa.Column('consecutive_failures', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_scheduler_job'))
+    )
+    op.create_table('scheduler_lock',
+    sa.Column('name', sa.String(length=80), nullable=False),
+    sa.Column('holder', sa.String(length=200), nullable=True),
+    sa.Column('acquired_at', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('heartbeat_at', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('expires_at', engine.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_scheduler_lock'))
     )
     op.create_table('user_account',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -121,6 +141,19 @@ def upgrade() -> None:
         batch_op.create_index('ix_process_instance_started_by_started_at', ['started_by', 'started_at'], unique=False)
         batch_op.create_index('ix_process_instance_status_process', ['status', 'process_id'], unique=False)
 
+    op.create_table('start_timer',
+    sa.Column('process_id', sa.String(length=200), nullable=False),
+    sa.Column('element_id', sa.String(length=200), nullable=False),
+    sa.Column('definition_version_id', sa.Integer(), nullable=False),
+    sa.Column('due_at', engine.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('period', sa.String(length=40), nullable=True),
+    sa.Column('remaining', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['definition_version_id'], ['definition_version.id'], name=op.f('fk_start_timer_definition_version_id_definition_version')),
+    sa.PrimaryKeyConstraint('process_id', 'element_id', name=op.f('pk_start_timer'))
+    )
+    with op.batch_alter_table('start_timer', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_start_timer_due_at'), ['due_at'], unique=False)
+
     op.create_table('human_task',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('instance_id', sa.Integer(), nullable=False),
@@ -160,6 +193,16 @@ def upgrade() -> None:
     with op.batch_alter_table('task_history', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_task_history_instance_id'), ['instance_id'], unique=False)
 
+    op.create_table('timer',
+    sa.Column('instance_id', sa.Integer(), nullable=False),
+    sa.Column('case_ref', sa.String(length=40), nullable=False),
+    sa.Column('due_at', engine.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['instance_id'], ['process_instance.id'], name=op.f('fk_timer_instance_id_process_instance'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('instance_id', name=op.f('pk_timer'))
+    )
+    with op.batch_alter_table('timer', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_timer_due_at'), ['due_at'], unique=False)
+
     op.create_table('task_candidate',
     sa.Column('task_id', sa.String(length=36), nullable=False),
     sa.Column('kind', sa.String(length=10), nullable=False),
@@ -189,6 +232,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_task_candidate_lookup')
 
     op.drop_table('task_candidate')
+    with op.batch_alter_table('timer', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_timer_due_at'))
+
+    op.drop_table('timer')
     with op.batch_alter_table('task_history', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_task_history_instance_id'))
 
@@ -198,6 +245,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_human_task_due_at')
 
     op.drop_table('human_task')
+    with op.batch_alter_table('start_timer', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_start_timer_due_at'))
+
+    op.drop_table('start_timer')
     with op.batch_alter_table('process_instance', schema=None) as batch_op:
         batch_op.drop_index('ix_process_instance_status_process')
         batch_op.drop_index('ix_process_instance_started_by_started_at')
@@ -213,6 +264,8 @@ def downgrade() -> None:
 
     op.drop_table('definition_version')
     op.drop_table('user_account')
+    op.drop_table('scheduler_lock')
+    op.drop_table('scheduler_job')
     op.drop_table('process_definition')
     op.drop_table('case_counter')
     with op.batch_alter_table('audit_event', schema=None) as batch_op:

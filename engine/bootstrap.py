@@ -35,4 +35,8 @@ def build(settings: Settings | None = None, *, clock: Clock | None = None, servi
     settings = settings or Settings.from_env()
     settings.ensure_instance_folder()
     db = Database(settings.database_url)
+    if services is None:
+        from engine.services import Services
+
+        services = Services(settings)
     return Callgov(db, clock=clock, operations=operations or load_operations(settings), services=services)

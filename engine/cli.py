@@ -61,6 +61,8 @@ def _facade(ctx: click.Context) -> Callgov:
 
         ctx.obj = build()
         ctx.call_on_close(ctx.obj.db.dispose)
+        if hasattr(ctx.obj.services, "close"):
+            ctx.call_on_close(ctx.obj.services.close)
     facade: Callgov = ctx.obj
     return facade
 
@@ -288,6 +290,74 @@ def users_add(ctx: click.Context, username: str, roles: tuple[str, ...], display
         f"Added {view.username} with roles {', '.join(sorted(view.roles))}"))
 
 
+@users.command("set-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.pass_context
+def users_set_password(ctx: click.Context, username: str, password_stdin: bool) -> None:
+    """Give USERNAME a new password (and sign them out everywhere)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with _engine_errors():
+        _facade(ctx).set_password(username, password, actor="system:cli")
+    click.echo(f"Password changed for {username}.")
+
+
+@main.group("demo")
+def demo_group() -> None:
+    """The self-contained demo: simulator, demo users and processes."""
+
+
+@demo_group.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-sync", is_flag=True, help="Skip syncing the call catalogue at start-up.")
+@click.pass_context
+def demo_run(ctx: click.Context, host: str, port: int, no_sync: bool) -> None:
+    """Seed demo users and processes, sync the catalogue from the simulator, and serve the app."""
+    from engine.demo import seed_demo
+
+    facade = _facade(ctx)
+    with _engine_errors():
+        report = seed_demo(facade)
+    if report.created:
+        click.echo("Demo users (passwords are shown this once; `callgov users set-password` changes one):")
+        for username, password, roles in report.created:
+            click.echo(f"  {username:18} {password:20} {', '.join(roles)}")
+    if report.existing:
+        click.echo(f"Demo users already exist: {', '.join(report.existing)}.")
+    if not no_sync:
+        _sync_catalogue(facade)
+    from engine.jobs import engine_jobs
+    from engine.scheduler import Scheduler
+    from webui.devserver import run
+
+    click.echo(f"\ncallgov is running at http://{host}:{port}/  (Ctrl-C stops it)")
+    with Scheduler(facade.db, engine_jobs(facade), clock=facade.clock) as scheduler:
+        scheduler.start()
+        run(host, port, callgov=facade)
+
+
+def _sync_catalogue(facade: Callgov) -> None:
+    from engine.catalogue import CatalogueSync
+
+    click.echo("Syncing the call catalogue from the telephony provider...")
+    with _engine_errors():
+        result = CatalogueSync(facade.db, facade.services.telephony, clock=facade.clock).run()
+    click.echo(f"  {result.records} call records read, {result.new} new.")
+
+
+@main.command("simulator", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def simulator(ctx: click.Context) -> None:
+    """Run the RingCentral simulator on its own (try --help after it for its options)."""
+    from connectors.telephony.simulator import main as simulator_main
+
+    sys.exit(simulator_main(ctx.args))
+
+
 @main.group("timers")
 def timers_group() -> None:
     """Timers of waiting cases."""
@@ -307,6 +377,52 @@ def timers_run_due(ctx: click.Context, as_json: bool) -> None:
             click.echo(f"  {f.case_ref}: {', '.join(f.elements)}")
 
     _emit(as_json, [f.to_dict() for f in fired], text)
+
+
+@main.group("messages")
+def messages_group() -> None:
+    """BPMN messages between cases and from outside."""
+
+
+@messages_group.command("send")
+@click.argument("name")
+@click.option("--correlate", "correlation", multiple=True, metavar="KEY=VALUE",
+              help="Correlation, e.g. case_ref=REL-2026-00001 (repeat for several).")
+@click.option("--payload", help="Data for the receiver, as a JSON object.")
+@click.option("--actor", default="system:cli", show_default=True)
+@json_option
+@click.pass_context
+def messages_send(ctx: click.Context, name: str, correlation: tuple[str, ...], payload: str | None, actor: str,
+                  as_json: bool) -> None:
+    """Send message NAME: deliver it to the case waiting for it, start a case, or keep it."""
+    pairs = {}
+    for item in correlation:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"'{item}' is not KEY=VALUE", param_hint="--correlate")
+        pairs[key.strip()] = value.strip()
+    with _engine_errors(as_json):
+        result = _facade(ctx).send_message(name, pairs, _json_data(payload), actor=actor)
+    _emit(as_json, result.to_dict(), lambda: click.echo(f"Message {name}: {result.outcome}."))
+
+
+@messages_group.command("list")
+@click.option("--name", default=None)
+@json_option
+@click.pass_context
+def messages_list(ctx: click.Context, name: str | None, as_json: bool) -> None:
+    """Messages kept because no case or process was waiting for them."""
+    with _engine_errors(as_json):
+        kept = _facade(ctx).undelivered_messages(name=name)
+
+    def text() -> None:
+        if not kept:
+            click.echo("No kept messages.")
+        for message in kept:
+            item = message.to_dict()
+            click.echo(f"{item.get('id')}  {item.get('name')}  {item.get('correlation')}  sent {item.get('sent_at')}")
+
+    _emit(as_json, [m.to_dict() for m in kept], text)
 
 
 @main.group("scheduler")
@@ -395,6 +511,11 @@ def audit_head(ctx: click.Context) -> None:
         head = audit.chain_head(session)
     click.echo(f"{head.seq}:{head.hash}" if head else "The audit trail is empty.")
 
+
+# Last, because the recordings commands use this module's helpers.
+from engine.cli_recordings import recordings  # noqa: E402
+
+main.add_command(recordings)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine import audit, start_timers
+from engine import audit, messages, start_timers
 from engine import definitions as defs
 from engine import users as people
 from engine.access import may_do_task
@@ -28,17 +28,18 @@ from engine.db import Database
 from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from engine.forms import validate_submission
 from engine.instances import (
+    AFTER_COMMIT,
     CaseRecord,
     InstanceContext,
     InstanceRunner,
+    Snapshot,
     WorkflowSummary,
+    choose_entry,
     due_timer_elements,
     find_ready_task,
     load_case,
     load_task,
     next_case_ref,
-    next_timer_due,
-    ready_human_tasks,
     task_view,
     with_claim,
 )
@@ -54,6 +55,7 @@ from engine.models import (
 )
 from engine.operations import OperationRegistry
 from engine.queries import QueriesMixin
+from engine.releases import ReleasesMixin
 from engine.views import HistoryEntry, InstanceView, Person, TaskDetail, TaskView, json_ready
 
 SHIPPED_BPMN = Path(__file__).resolve().parent.parent / "workflows" / "bpmn"
@@ -69,7 +71,7 @@ class DeployResult:
 
 _DUE_TIMERS = select(Timer.instance_id).where(Timer.due_at <= bindparam("now")).order_by(
     Timer.due_at).limit(bindparam("limit"))
-_DUE_TIMER_LOCKED = select(Timer.instance_id).where(
+_DUE_TIMER_LOCKED = select(Timer.instance_id, Timer.due_at).where(
     Timer.instance_id == bindparam("instance_id"), Timer.due_at <= bindparam("now")).with_for_update()
 
 
@@ -92,7 +94,7 @@ _HISTORY_OF_CASE = select(TaskHistory.__table__).where(
     TaskHistory.instance_id == bindparam("instance_id")).order_by(TaskHistory.at, TaskHistory.id)
 
 
-class Callgov(QueriesMixin):
+class Callgov(QueriesMixin, messages.MessagesMixin, ReleasesMixin):
     """The engine facade."""
 
     def __init__(self, db: Database, *, clock: Clock | None = None, operations: OperationRegistry | None = None,
@@ -103,15 +105,23 @@ class Callgov(QueriesMixin):
         self.services = services
         self.serializer = StateSerializer()
         self.specs = defs.SpecCache(self.operations)
+        self._init_messages()
 
     @contextmanager
     def _tx(self) -> Iterator[Session]:
-        """One use case's transaction; a lost optimistic-lock race becomes ``Conflict``."""
+        """One use case's transaction; a lost optimistic-lock race becomes ``Conflict``.
+
+        Messages the use case's cases threw, and kept messages that cases now waiting may take, are
+        delivered once the transaction has committed (``engine.messages``).
+        """
         try:
             with self.db.transaction() as session:
                 yield session
+                later = session.info.pop(AFTER_COMMIT, None)
         except StaleDataError:
             raise Conflict("The case was changed by someone else at the same moment; reload and try again") from None
+        if later:
+            self._after_commit(later)
 
     # -- definitions -----------------------------------------------------------------------------
 
@@ -126,7 +136,7 @@ class Callgov(QueriesMixin):
                     "process_id": version.process_id, "version": version.version, "hash": version.content_hash})
             if publish and version.status != "published":
                 defs.publish(s, version, actor=actor, now=self.clock.now())
-                start_timers.schedule(s.connection(), version.id, self.specs.get(s, version.id), self.clock)
+                self._schedule_starts(s, version.id)
                 self._audit(s, "definition.published", actor, detail={
                     "process_id": version.process_id, "version": version.version})
             return DeployResult(defs.view_of(version, _definition(s, version.process_id)), created)
@@ -140,9 +150,15 @@ class Callgov(QueriesMixin):
                 raise NotFound(f"Process '{process_id}' has no version {version}")
             if row.status != "published":
                 defs.publish(s, row, actor=actor, now=self.clock.now())
-                start_timers.schedule(s.connection(), row.id, self.specs.get(s, row.id), self.clock)
+                self._schedule_starts(s, row.id)
                 self._audit(s, "definition.published", actor, detail={"process_id": process_id, "version": version})
             return defs.view_of(row, _definition(s, process_id))
+
+    def _schedule_starts(self, s: Session, version_id: int) -> None:
+        """A version was published: its timer and message start events replace the previous version's."""
+        compiled = self.specs.get(s, version_id)
+        start_timers.schedule(s.connection(), version_id, compiled, self.clock)
+        messages.schedule_starts(s.connection(), version_id, compiled)
 
     def list_definitions(self, *, process_id: str | None = None) -> list[defs.DefinitionView]:
         """Every stored version, newest first within each process."""
@@ -182,15 +198,20 @@ class Callgov(QueriesMixin):
             starter = self._active_user(s, user)
             return self._start_case(s, process_id, starter.username, data)
 
-    def _start_case(self, s: Session, process_id: str, starter: str,
-                    data: Mapping[str, Any] | None) -> InstanceView:
-        """Start a case (in the caller's transaction) as ``starter``: a username or ``system:<job>``."""
+    def _start_case(self, s: Session, process_id: str, starter: str, data: Mapping[str, Any] | None,
+                    *, entry: str | None = None, detail: Mapping[str, Any] | None = None) -> InstanceView:
+        """Start a case (in the caller's transaction) as ``starter``: a username or ``system:<job>``.
+
+        ``entry`` is the timer or message start event it starts at (default: the plain start);
+        ``detail`` is added to the ``instance.started`` audit event.
+        """
         version_id, version_number = defs.published_version_ids(s, process_id)
         compiled = self.specs.get(s, version_id)
         now = self.clock.now()
         case_ref = next_case_ref(s, compiled.case_prefix, now.year)
         runner = self._runner(s)
         workflow = runner.new_workflow(compiled, InstanceContext(case_ref, process_id, starter))
+        choose_entry(workflow, compiled, entry)
         initial = {**dict(data or {}), "case_ref": case_ref, "started_by": starter, "started_at": now}
         for task in workflow.get_tasks(state=TaskState.READY):
             task.data.update(initial)
@@ -200,9 +221,9 @@ class Callgov(QueriesMixin):
             status="running", current_step="", started_by=starter, started_at=now, updated_at=now,
             ended_at=None, end_reason=None, state="", serializer_version=self.serializer.VERSION,
             lock_version=1)
-        ready, summary = runner.insert(case, workflow)
+        ready, summary = runner.insert(case, workflow, compiled)
         self._audit(s, "instance.started", starter, case_ref=case_ref,
-                    detail={"process_id": process_id, "version": version_number})
+                    detail={"process_id": process_id, "version": version_number, **(detail or {})})
         return self._view(s, case, summary, compiled.name, version_number, ready, history=[])
 
     def instance(self, ref: str | int, *, user: str | None = None) -> InstanceView:
@@ -229,10 +250,10 @@ class Callgov(QueriesMixin):
             compiled = self.specs.get(s, case.definition_version_id)
             runner = self._runner(s)
             workflow = runner.restore(case, compiled)
-            before, due_before = {str(t.id) for t in ready_human_tasks(workflow)}, next_timer_due(workflow)
+            before = Snapshot.of(workflow, compiled)
             workflow.cancel()
             case.status, case.ended_at, case.end_reason = "cancelled", self.clock.now(), reason.strip()
-            ready, summary = runner.save(case, workflow, before, due_before)
+            ready, summary = runner.save(case, workflow, before)
             self._audit(s, "instance.cancelled", actor.username, case_ref=case.case_ref,
                         detail={"reason": reason.strip()})
             return self._view(s, case, summary, compiled.name,
@@ -267,7 +288,8 @@ class Callgov(QueriesMixin):
             row = start_timers.claim(s.connection(), process_id, element_id, now)
             if row is None:
                 return None
-            view = self._start_case(s, process_id, "system:timers", {"started_by_timer": element_id})
+            view = self._start_case(s, process_id, "system:timers", {"started_by_timer": element_id},
+                                    entry=element_id)
             self._audit(s, "timer.fired", "system:timers", case_ref=view.case_ref,
                         detail={"elements": [element_id], "due": row.due_at.isoformat(), "started": True})
             return FiredTimers(view.case_ref, (element_id,), row.due_at, now)
@@ -276,20 +298,25 @@ class Callgov(QueriesMixin):
         with self._tx() as s:
             connection = s.connection()
             now = self.clock.now()
-            if connection.execute(_DUE_TIMER_LOCKED, {"instance_id": instance_id, "now": now}).first() is None:
+            row = connection.execute(_DUE_TIMER_LOCKED, {"instance_id": instance_id, "now": now}).first()
+            if row is None:
                 return None  # fired by another scheduler, or rescheduled, since we looked
             case = load_case(connection, instance_id, lock=True)
             compiled = self.specs.get(s, case.definition_version_id)
             runner = self._runner(s)
             workflow = runner.restore(case, compiled)
-            before, due_before = {str(t.id) for t in ready_human_tasks(workflow)}, next_timer_due(workflow)
+            # Compare with the row as stored, so a row that disagrees with the case's state is rewritten
+            # rather than waking the case again at every tick.
+            before = replace(Snapshot.of(workflow, compiled), due=row.due_at)
             elements = due_timer_elements(workflow, now)
             workflow.refresh_timers()
             runner.advance(workflow, timers=True)
-            runner.save(case, workflow, before, due_before)
+            runner.save(case, workflow, before)
+            if not elements:
+                return None
             self._audit(s, "timer.fired", "system:timers", case_ref=case.case_ref,
-                        detail={"elements": elements, "due": due_before.isoformat() if due_before else None})
-            return FiredTimers(case.case_ref, tuple(elements), due_before, now)
+                        detail={"elements": elements, "due": row.due_at.isoformat()})
+            return FiredTimers(case.case_ref, tuple(elements), row.due_at, now)
 
     # -- tasks -----------------------------------------------------------------------------------
 
@@ -330,7 +357,7 @@ class Callgov(QueriesMixin):
             compiled = self.specs.get(s, case.definition_version_id)
             runner = self._runner(s)
             workflow = runner.restore(case, compiled)
-            before, due_before = {str(t.id) for t in ready_human_tasks(workflow)}, next_timer_due(workflow)
+            before = Snapshot.of(workflow, compiled)
             task = find_ready_task(workflow, task_id, row.case_ref)
             values = validate_submission(compiled.user_tasks[row.element_id].form, data)
             task.data.update(values)
@@ -338,7 +365,7 @@ class Callgov(QueriesMixin):
             task.run()
             runner.record_history(case, task, person.username, values)
             runner.advance(workflow, timers=compiled.has_timers)
-            ready, summary = runner.save(case, workflow, before, due_before)
+            ready, summary = runner.save(case, workflow, before)
             self._audit(s, "task.completed", person.username, case_ref=row.case_ref, task_id=task_id,
                         detail={"element_id": row.element_id, "fields": sorted(values)})
             return self._view(s, case, summary, compiled.name,
@@ -359,8 +386,10 @@ class Callgov(QueriesMixin):
         with self._tx() as s:
             person = self._active_user(s, user)
             row = self._task_row(s, task_id, lock=True)
-            if row.claimed_by not in (None, person.username) and "admin" not in person.role_names:
-                raise PermissionDenied(f"Only {row.claimed_by} or an administrator can give this task back")
+            if "admin" not in person.role_names:
+                if row.claimed_by not in (None, person.username):
+                    raise PermissionDenied(f"Only {row.claimed_by} or an administrator can give this task back")
+                may_do_task(row, person.username, person.role_names, raise_error=True)
             self._set_claim(s, task_id, None)
             self._audit(s, "task.unclaimed", person.username, case_ref=row.case_ref, task_id=task_id)
             return with_claim(row, None)

@@ -230,8 +230,10 @@ def _check(f: FormField, value: Any) -> None:
     c = f.constraints
     if value is None:
         if f.required:
-            raise ValueError(f"Enter {f.label[:1].lower() + f.label[1:]}" if f.type != "enum"
-                             else f"Choose {f.label[:1].lower() + f.label[1:]}")
+            label = f.label[:1].lower() + f.label[1:]
+            if f.type == "boolean":
+                raise ValueError(f"Select yes or no: {label}")
+            raise ValueError(f"Choose {label}" if f.type == "enum" else f"Enter {label}")
         return
     if f.type == "boolean" and f.required and value is False and f.widget == "checkbox":
         raise ValueError(f"{f.label}: tick the box to confirm")

@@ -1,9 +1,12 @@
 """Cases at run time: start, complete a task, cancel — each one transaction on one case.
 
 The case row holds SpiffWorkflow's state; the ``human_task`` rows are a projection of its ready
-user tasks, rewritten in the same transaction as the state (DESIGN decisions 3 and 4). This is
-the hot path of the engine, so it speaks SQLAlchemy Core on the session's connection: a handful of
-statements per use case and no unit-of-work bookkeeping.
+user tasks, rewritten in the same transaction as the state (DESIGN decisions 3 and 4), as are the
+``timer`` row and, for processes with message events, the ``message_subscription`` rows. Messages
+a case throws are written to ``message_undelivered`` in the same transaction (an outbox) and
+delivered after it commits (``engine.messages``). This is the hot path of the engine, so it speaks
+SQLAlchemy Core on the session's connection: a handful of statements per use case and no
+unit-of-work bookkeeping.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import ErrorEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
@@ -23,8 +27,10 @@ from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session
 
+from engine import audit
 from engine.access import excluded_users
 from engine.bpmn.compiler import CompiledDefinition, unwrap_expression
+from engine.bpmn.messages import Subscription, subscriptions_of, take_thrown
 from engine.bpmn.script_engine import SafeScriptEngine
 from engine.bpmn.serializer import StateSerializer
 from engine.bpmn.specs import ExternalTaskSpec, HumanTaskSpec
@@ -32,7 +38,16 @@ from engine.bpmn.timers import due_of, waits_on_timer
 from engine.clock import Clock
 from engine.errors import CallgovError, Conflict, ExpressionError, NotFound, WorkflowFailed
 from engine.expressions import Duration, evaluate, parse_timer_literal
-from engine.models import CaseCounter, HumanTask, ProcessInstance, TaskCandidate, TaskHistory, Timer
+from engine.models import (
+    CaseCounter,
+    HumanTask,
+    MessageSubscription,
+    ProcessInstance,
+    TaskCandidate,
+    TaskHistory,
+    Timer,
+    UndeliveredMessage,
+)
 from engine.operations import OperationContext, OperationRegistry, read_only
 from engine.roles import role_for_name
 from engine.views import TaskView, json_ready
@@ -43,6 +58,11 @@ TASKS = cast(Table, HumanTask.__table__)
 CANDIDATES = cast(Table, TaskCandidate.__table__)
 HISTORY = cast(Table, TaskHistory.__table__)
 TIMERS = cast(Table, Timer.__table__)
+SUBSCRIPTIONS = cast(Table, MessageSubscription.__table__)
+KEPT = cast(Table, UndeliveredMessage.__table__)
+AFTER_COMMIT = "callgov.after_commit"
+"""``session.info`` key: message work to do once the use case's transaction has committed, as
+("message", undelivered id) and ("subscribed", subscriptions) items (``engine.messages``)."""
 CASE_FIELDS = ("id", "case_ref", "process_id", "definition_version_id", "status", "current_step", "started_by",
                "started_at", "updated_at", "ended_at", "end_reason", "state", "serializer_version", "lock_version")
 
@@ -65,6 +85,9 @@ _INSERT_CANDIDATE = insert(CANDIDATES)
 _INSERT_HISTORY = insert(HISTORY)
 _DELETE_TIMER = delete(TIMERS).where(TIMERS.c.instance_id == bindparam("instance_id"))
 _INSERT_TIMER = insert(TIMERS)
+_DELETE_SUBSCRIPTIONS = delete(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.instance_id == bindparam("instance_id"))
+_INSERT_SUBSCRIPTION = insert(SUBSCRIPTIONS)
+_INSERT_KEPT = insert(KEPT).returning(KEPT.c.id)
 
 
 @dataclass
@@ -171,6 +194,44 @@ def next_timer_due(workflow: BpmnWorkflow) -> datetime | None:
     return min(dues, default=None)
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """What a case's projections hold when it is loaded; ``save`` writes only what changed since."""
+
+    ready: frozenset[str] = frozenset()
+    due: datetime | None = None
+    subscriptions: frozenset[Subscription] | None = None
+    """None for a process without message events: nothing is projected or collected for it."""
+
+    @classmethod
+    def of(cls, workflow: BpmnWorkflow, compiled: CompiledDefinition) -> Snapshot:
+        return cls(frozenset(str(t.id) for t in ready_human_tasks(workflow)), next_timer_due(workflow),
+                   subscriptions_of(workflow) if compiled.has_messages else None)
+
+    @classmethod
+    def new(cls, compiled: CompiledDefinition) -> Snapshot:
+        """The snapshot of a case not stored yet: no projection rows at all."""
+        return cls(subscriptions=frozenset() if compiled.has_messages else None)
+
+
+def choose_entry(workflow: BpmnWorkflow, compiled: CompiledDefinition, entry: str | None) -> None:
+    """Start a new workflow at one start event: ``entry`` (a timer or message start), or, for a person,
+    the plain start events (all of them if the process has none). The others are cancelled."""
+    if not compiled.start_timers and not compiled.start_messages:
+        return  # every start event is a plain one: nothing to choose
+    starts = [t for t in workflow.get_tasks() if isinstance(t.task_spec, StartEvent) and t.workflow is workflow]
+    if len(starts) < 2:
+        return
+    if entry is None:
+        triggered = {e for e, _ in compiled.start_timers} | {e for e, _ in compiled.start_messages}
+        chosen = {t.task_spec.name for t in starts} - triggered or {t.task_spec.name for t in starts}
+    else:
+        chosen = {entry}
+    for task in starts:
+        if task.task_spec.name not in chosen:
+            task.cancel()
+
+
 @dataclass
 class InstanceContext:
     """Who and what a case is, for operations."""
@@ -263,21 +324,26 @@ class InstanceRunner:
 
     # -- saving and projecting -------------------------------------------------------------------
 
-    def insert(self, case: CaseRecord, workflow: BpmnWorkflow) -> tuple[list[TaskView], WorkflowSummary]:
+    def insert(self, case: CaseRecord, workflow: BpmnWorkflow,
+               compiled: CompiledDefinition) -> tuple[list[TaskView], WorkflowSummary]:
         """Store a new case (its id is set on ``case``) with its projection; return its ready tasks."""
+        before = Snapshot.new(compiled)
+        thrown = take_thrown(workflow) if before.subscriptions is not None else []
         summary = self._stamp(case, workflow)
         values = {name: getattr(case, name) for name in CASE_FIELDS if name != "id"}
         case.id = self.connection.execute(_INSERT_CASE, values).scalar_one()
         self._project_timer(case, None, summary.next_due)
+        self._project_messages(case, workflow, before, thrown)
         return self._project(case, summary.ready_human, before=set()), summary
 
-    def save(self, case: CaseRecord, workflow: BpmnWorkflow, before: set[str],
-             due_before: datetime | None = None) -> tuple[list[TaskView], WorkflowSummary]:
-        """Write the state and the projection of a stored case; ``before`` are the task ids ready at load.
+    def save(self, case: CaseRecord, workflow: BpmnWorkflow,
+             before: Snapshot) -> tuple[list[TaskView], WorkflowSummary]:
+        """Write the state and the projections of a stored case; ``before`` is what they held at load.
 
         The row is updated only if nobody else saved it since it was read (``lock_version``);
         otherwise ``Conflict``.
         """
+        thrown = take_thrown(workflow) if before.subscriptions is not None else []
         summary = self._stamp(case, workflow)
         expected = case.lock_version
         case.lock_version += 1
@@ -286,8 +352,9 @@ class InstanceRunner:
         if result.rowcount != 1:
             raise Conflict(f"Case {case.case_ref} was changed by someone else at the same moment; "
                            "reload and try again")
-        self._project_timer(case, due_before, summary.next_due)
-        return self._project(case, summary.ready_human, before), summary
+        self._project_timer(case, before.due, summary.next_due)
+        self._project_messages(case, workflow, before, thrown)
+        return self._project(case, summary.ready_human, set(before.ready)), summary
 
     def _project_timer(self, case: CaseRecord, before: datetime | None, after: datetime | None) -> None:
         if after == before:
@@ -297,6 +364,36 @@ class InstanceRunner:
         if after is not None:
             self.connection.execute(_INSERT_TIMER, {"instance_id": case.id, "case_ref": case.case_ref,
                                                     "due_at": after})
+
+    def _project_messages(self, case: CaseRecord, workflow: BpmnWorkflow, before: Snapshot,
+                          thrown: list[Any]) -> None:
+        """Rewrite the case's subscriptions if they changed; put what it threw in the outbox."""
+        if before.subscriptions is None:
+            return
+        after = subscriptions_of(workflow) if case.status == "running" else frozenset()
+        later = self.session.info.setdefault(AFTER_COMMIT, [])
+        if after != before.subscriptions:
+            if before.subscriptions:
+                self.connection.execute(_DELETE_SUBSCRIPTIONS, {"instance_id": case.id})
+            if after:
+                self.connection.execute(_INSERT_SUBSCRIPTION, [
+                    {"instance_id": case.id, "case_ref": case.case_ref, "message_name": name,
+                     "correlation_key": key, "correlation_value": value} for name, key, value in sorted(
+                        after, key=lambda s: (s[0], s[1], s[2] or ""))])
+            if after - before.subscriptions:
+                later.append(("subscribed", after - before.subscriptions))
+        now = self.clock.now()
+        for event in thrown:
+            name = event.event_definition.name
+            message_id = self.connection.execute(_INSERT_KEPT, {
+                "name": name, "correlation": event.correlations, "payload": event.payload, "sent_at": now,
+                "sender": case.case_ref, "source_case_ref": case.case_ref, "attempts": 0, "delivered": 0,
+            }).scalar_one()
+            audit.record(self.session, action="message.sent", actor="system:messages", at=now,
+                         case_ref=case.case_ref, detail={"message_id": message_id, "name": name,
+                                                         "correlation": event.correlations,
+                                                         "fields": sorted(event.payload)})
+            later.append(("message", message_id))
 
     def _stamp(self, case: CaseRecord, workflow: BpmnWorkflow) -> WorkflowSummary:
         now = self.clock.now()
@@ -330,7 +427,7 @@ class InstanceRunner:
         spec: HumanTaskSpec = task.task_spec
         now = self.clock.now()
         roles = list(spec.candidate_groups)
-        if not roles and spec.lane:
+        if not roles and not spec.assignee and spec.lane:
             lane_role = role_for_name(spec.lane)
             roles = [lane_role] if lane_role else []
         assignee = self._assignee(spec, task)

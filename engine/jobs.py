@@ -12,6 +12,8 @@ from engine.facade import Callgov
 from engine.scheduler import JobContext, JobOutcome, JobRegistry
 
 TIMER_CHECK = timedelta(seconds=30)
+MESSAGE_RETRY = timedelta(minutes=1)
+CATALOGUE_SYNC = timedelta(minutes=15)
 
 
 def engine_jobs(callgov: Callgov, registry: JobRegistry | None = None) -> JobRegistry:
@@ -23,6 +25,23 @@ def engine_jobs(callgov: Callgov, registry: JobRegistry | None = None) -> JobReg
         return JobOutcome(summary=f"{len(fired)} case(s) had timers fire",
                           detail={"cases": [f.case_ref for f in fired]})
 
+    def redeliver(ctx: JobContext) -> JobOutcome:
+        results = callgov.redeliver_kept()
+        delivered = sum(r.outcome in ("delivered", "started") for r in results)
+        return JobOutcome(summary=f"{delivered} kept message(s) delivered", detail={"tried": len(results)})
+
+    def sync_catalogue(ctx: JobContext) -> JobOutcome:
+        from engine.catalogue import sync_job
+
+        report = sync_job(callgov)
+        if report is None:
+            return JobOutcome(summary="skipped: no provider, or another sync is running")
+        return JobOutcome(summary=f"{report.records} call records read, {report.new} new")
+
+    registry.register("catalogue.sync", sync_catalogue, every=CATALOGUE_SYNC,
+                      description="Read new calls from the telephony provider into the recordings catalogue")
     registry.register("timers.fire_due", fire_due, every=TIMER_CHECK,
                       description="Fire the timers that are due: reminders, escalations, deadlines, start timers")
+    registry.register("messages.redeliver", redeliver, every=MESSAGE_RETRY,
+                      description="Deliver kept messages that now have a receiver")
     return registry

@@ -20,7 +20,8 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from engine.bpmn.parser import CAMUNDA, CallgovParser, XmlRefused, read_bpmn_xml
+from engine.bpmn.messages import message_definitions
+from engine.bpmn.parser import CAMUNDA, CallgovParser, XmlRefused, event_properties, read_bpmn_xml
 from engine.bpmn.specs import HumanTaskSpec
 from engine.bpmn.timers import waits_on_timer
 from engine.errors import DefinitionInvalid, ExpressionError, Problem
@@ -71,6 +72,11 @@ class CompiledDefinition:
     """(element id, timer definition) of the main process's timer start events."""
     has_timers: bool = False
     """Whether any timer event exists (the runner then checks for timers that came due mid-run)."""
+    start_messages: tuple[tuple[str, str], ...] = ()
+    """(element id, message name) of the main process's message start events."""
+    has_messages: bool = False
+    """Whether any message catch or throw exists (the runner then projects subscriptions and
+    collects thrown messages; a process without messages pays nothing for them)."""
 
 
 def content_hash(content: bytes) -> str:
@@ -103,6 +109,8 @@ def compile_definition(
     problems = _schema_problems(root)
     main = _main_process(root, problems)
     problems += _lint(root, known_topics)
+    if main is not None:
+        problems += _lint_message_starts(root, main)
     if main is None or problems:
         raise DefinitionInvalid(problems or [Problem("The file has no executable process")])
     process_id = main.get("id")
@@ -128,6 +136,9 @@ def compile_definition(
         has_timers=_has_timers(spec, subprocess_specs),
         start_timers=tuple((t.name, t.start_timer) for t in spec.task_specs.values()
                            if getattr(t, "start_timer", None) is not None),
+        start_messages=tuple((t.name, t.start_message.name) for t in spec.task_specs.values()
+                             if getattr(t, "start_message", None) is not None),
+        has_messages=_has_messages(spec, subprocess_specs),
     )
 
 
@@ -177,6 +188,14 @@ def _has_timers(spec: Any, subprocess_specs: dict[str, Any]) -> bool:
     )
 
 
+def _has_messages(spec: Any, subprocess_specs: dict[str, Any]) -> bool:
+    return any(
+        message_definitions(task_spec)
+        for wf_spec in [spec, *subprocess_specs.values()]
+        for task_spec in wf_spec.task_specs.values()
+    )
+
+
 def _user_tasks(spec: Any, subprocess_specs: dict[str, Any]) -> dict[str, UserTaskInfo]:
     tasks: dict[str, UserTaskInfo] = {}
     for wf_spec in [spec, *subprocess_specs.values()]:
@@ -195,9 +214,69 @@ def _lint(root: Any, known_topics: Collection[str]) -> list[Problem]:
     problems: list[Problem] = []
     for process in root.iterfind("bpmn:process", NS):
         problems += _lint_process(process, known_topics)
+    named = set()
     for message in root.iterfind("bpmn:message", NS):
-        if not message.get("name"):
+        if not (message.get("name") or "").strip():
             problems.append(Problem("A message needs a name", message.get("id")))
+        else:
+            named.add(message.get("id"))
+    for definition in root.iterfind(".//bpmn:messageEventDefinition", NS):
+        problems += _lint_message_event(definition, named)
+    return problems
+
+
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}")
+THROWS = ("intermediateThrowEvent", "endEvent")
+
+
+def _lint_message_event(definition: Any, named: set[str | None]) -> list[Problem]:
+    """A message event names a message, correlates on a field name, and runs no code."""
+    event = definition.getparent()
+    element_id, kind = event.get("id"), etree.QName(event).localname
+    problems = []
+    if definition.get("messageRef") not in named:
+        problems.append(Problem("The message event needs a message with a name (choose or create a global "
+                                "message in the Modeler)", element_id))
+    properties = event_properties(event)
+    key = properties.get("correlationKey")
+    if key is not None and not IDENTIFIER.fullmatch(key):
+        problems.append(Problem(f"correlationKey '{key}' must be the name of a case data field", element_id))
+    if key is not None and kind == "startEvent":
+        problems.append(Problem("A message start event starts a new case and correlates on nothing; "
+                                "remove its correlationKey", element_id))
+    if "payload" in properties:
+        fields = [f.strip() for f in properties["payload"].split(",") if f.strip()]
+        if kind not in THROWS:
+            problems.append(Problem("Only a throw or end event sends a payload; remove the payload property",
+                                    element_id))
+        elif not fields or not all(IDENTIFIER.fullmatch(f) for f in fields):
+            problems.append(Problem("payload must list case data field names separated by commas", element_id))
+    for attribute in ("class", "delegateExpression", "type", "topic", "resultVariable"):
+        if definition.get(CAMUNDA + attribute) is not None:
+            problems.append(Problem(f"camunda:{attribute} is not supported on a message event: the engine "
+                                    "delivers messages itself", element_id))
+    expression = definition.get(CAMUNDA + "expression")
+    if expression is not None:
+        if kind not in THROWS:
+            problems.append(Problem("camunda:expression belongs on a throw or end event (it gives the value "
+                                    "the message is correlated on)", element_id))
+        elif not unwrap_expression(expression):
+            problems.append(Problem("The message expression is empty; remove it to correlate on the "
+                                    "correlationKey field", element_id))
+        else:
+            problems += _check_expression(expression, "Message correlation", element_id)
+    return problems
+
+
+def _lint_message_starts(root: Any, main: Any) -> list[Problem]:
+    """Message start events only start the main process, at its top level."""
+    problems = []
+    for start in root.iterfind(".//bpmn:startEvent", NS):
+        if start.find("bpmn:messageEventDefinition", NS) is None:
+            continue
+        if start.getparent() is not main:
+            problems.append(Problem("Only the main process can have a message start event (not a subprocess "
+                                    "or a called process)", start.get("id")))
     return problems
 
 

@@ -6,6 +6,8 @@ What it adds to the Camunda parser:
   ``camunda:candidateGroups`` (as role keys), ``camunda:assignee`` and ``camunda:dueDate``;
 * service tasks must be ``camunda:type="external"`` with a ``camunda:topic``: the topic names a
   registered Python operation (Java classes, expressions and delegates cannot exist here);
+* timers read the engine's clock, and message events correlate on one case-data value
+  (``engine.bpmn.timers``, ``engine.bpmn.messages``);
 * XML is read with a hardened lxml parser: no DTDs, no entities, no network, a size limit.
 """
 
@@ -17,24 +19,34 @@ from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.parser.util import first
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.specs.defaults import BoundaryEvent, IntermediateCatchEvent, StartEvent
+from SpiffWorkflow.bpmn.specs.defaults import (
+    BoundaryEvent,
+    EndEvent,
+    IntermediateCatchEvent,
+    IntermediateThrowEvent,
+    StartEvent,
+)
 from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.event_parsers import (
     CamundaBoundaryEventParser,
+    CamundaEndEventParser,
     CamundaIntermediateCatchEventParser,
+    CamundaIntermediateThrowEventParser,
     CamundaStartEventParser,
 )
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser
 from SpiffWorkflow.camunda.parser.task_spec import UserTaskParser as CamundaUserTaskParser
 from SpiffWorkflow.camunda.specs.user_task import Form
 
+from engine.bpmn.messages import DEFAULT_KEY, MessageDefinition
 from engine.bpmn.specs import ExternalTaskSpec, HumanTaskSpec
 from engine.bpmn.timers import TIMER_CLASSES, ClockCycle, ClockDuration, ClockTimeDate
 from engine.errors import Problem
 from engine.roles import parse_candidate_groups, role_for_name
 
 CAMUNDA = "{" + CAMUNDA_MODEL_NS + "}"
+BPMN_MODEL_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 MAX_BPMN_BYTES = 5 * 1024 * 1024
 
 
@@ -97,25 +109,59 @@ class ClockTimers:
                                   file_name=parser.filename)
 
 
-class StartEventParser(ClockTimers, CamundaStartEventParser):
-    """Start events. A timer on a start event says when the scheduler starts new cases
-    (``start_timer`` on the spec); a case itself never waits at its start."""
+def event_properties(node: Any) -> dict[str, str]:
+    """An event's ``camunda:properties`` (``correlationKey``, ``payload``) by name."""
+    found = node.findall(f"{{{BPMN_MODEL_NS}}}extensionElements/{CAMUNDA}properties/{CAMUNDA}property")
+    return {p.get("name") or "": (p.get("value") or "").strip() for p in found}
+
+
+class Messages:
+    """Event parsing that builds our message definitions (``engine.bpmn.messages``)."""
+
+    def parse_message_event(self, message_event: Any) -> MessageDefinition:
+        parser: Any = self
+        ref = message_event.get("messageRef")
+        root = parser.node.getroottree().getroot()
+        names = [(m.get("name") or "").strip() for m in root.iter(f"{{{BPMN_MODEL_NS}}}message") if m.get("id") == ref]
+        name = names[0] if ref and names else ""
+        if not name:
+            raise ValidationException("A message event needs a message with a name (messageRef to a named "
+                                      "bpmn:message)", node=parser.node, file_name=parser.filename)
+        properties = event_properties(parser.node)
+        fields = [f.strip() for f in properties.get("payload", "").split(",") if f.strip()]
+        expression = (message_event.get(CAMUNDA + "expression") or "").strip() or None
+        return MessageDefinition(name, properties.get("correlationKey") or DEFAULT_KEY, fields, expression,
+                                 description=parser.get_event_description(message_event))
+
+
+class StartEventParser(Messages, ClockTimers, CamundaStartEventParser):
+    """Start events. A timer or message on a start event says when new cases start (``start_timer``,
+    ``start_message`` on the spec); a case itself never waits at its start."""
 
     def create_task(self) -> Any:
         task = super().create_task()
         definition = getattr(task, "event_definition", None)
         task.start_timer = definition if isinstance(definition, TIMER_CLASSES) else None
-        if task.start_timer is not None:
+        task.start_message = definition if isinstance(definition, MessageDefinition) else None
+        if task.start_timer is not None or task.start_message is not None:
             task.event_definition = NoneEventDefinition()
         return task
 
 
-class IntermediateCatchEventParser(ClockTimers, CamundaIntermediateCatchEventParser):
-    """Intermediate catch events, with clock-aware timers."""
+class IntermediateCatchEventParser(Messages, ClockTimers, CamundaIntermediateCatchEventParser):
+    """Intermediate catch events, with clock-aware timers and correlated messages."""
 
 
-class BoundaryEventParser(ClockTimers, CamundaBoundaryEventParser):
-    """Boundary events, with clock-aware timers."""
+class BoundaryEventParser(Messages, ClockTimers, CamundaBoundaryEventParser):
+    """Boundary events, with clock-aware timers and correlated messages."""
+
+
+class IntermediateThrowEventParser(Messages, CamundaIntermediateThrowEventParser):
+    """Intermediate throw events: messages with a chosen payload, never the whole case data."""
+
+
+class EndEventParser(Messages, CamundaEndEventParser):
+    """End events: messages with a chosen payload, never the whole case data."""
 
 
 class CallgovParser(CamundaParser):
@@ -128,6 +174,8 @@ class CallgovParser(CamundaParser):
         full_tag("startEvent"): (StartEventParser, StartEvent),
         full_tag("intermediateCatchEvent"): (IntermediateCatchEventParser, IntermediateCatchEvent),
         full_tag("boundaryEvent"): (BoundaryEventParser, BoundaryEvent),
+        full_tag("intermediateThrowEvent"): (IntermediateThrowEventParser, IntermediateThrowEvent),
+        full_tag("endEvent"): (EndEventParser, EndEvent),
     }
 
 

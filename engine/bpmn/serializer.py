@@ -16,6 +16,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.helpers.spec import EventDefinitionConverter
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     DurationTimerEventDefinition,
@@ -23,6 +24,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 
+from engine.bpmn.messages import MessageDefinition
 from engine.bpmn.timers import ClockCycle, ClockDuration, ClockTimeDate
 
 
@@ -50,6 +52,17 @@ class StateOnlyWorkflowConverter(BpmnWorkflowConverter):
         return workflow
 
 
+class MessageDefinitionConverter(EventDefinitionConverter):
+    """Our message definitions, as an event-based gateway keeps the events it saw."""
+
+    def to_dict(self, event_definition: MessageDefinition) -> dict[str, Any]:
+        dct: dict[str, Any] = super().to_dict(event_definition)
+        dct["correlation_key"] = event_definition.correlation_key
+        dct["payload_fields"] = list(event_definition.payload_fields)
+        dct["expression"] = event_definition.expression
+        return dct
+
+
 class StateSerializer:
     """Turns a workflow into a JSON string of its state and back (given the specs)."""
 
@@ -63,6 +76,7 @@ class StateSerializer:
         for ours, theirs in ((ClockTimeDate, TimeDateEventDefinition), (ClockDuration, DurationTimerEventDefinition),
                              (ClockCycle, CycleTimerEventDefinition)):
             config[ours] = config[theirs]
+        config[MessageDefinition] = MessageDefinitionConverter
         registry = BpmnWorkflowSerializer.configure(config)
         registry.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]))
         self._serializer = BpmnWorkflowSerializer(registry)

@@ -3,24 +3,38 @@
 from engine.models.audit import AuditEvent
 from engine.models.definitions import DefinitionVersion, ProcessDefinition
 from engine.models.instances import CaseCounter, ProcessInstance
+from engine.models.messages import MessageStart, MessageSubscription, UndeliveredMessage
+from engine.models.recording import CatalogueSyncState, Recording
+from engine.models.releases import DisclosurePackage, DisclosureRecord, ListeningGrant, ReleaseRecording
 from engine.models.scheduler import SchedulerJob, SchedulerLock
 from engine.models.tasks import HumanTask, TaskCandidate, TaskHistory
+from engine.models.throttle import SignInThrottle
 from engine.models.timers import StartTimer, Timer
 from engine.models.users import User, UserRole
 
 __all__ = [
     "AuditEvent",
     "CaseCounter",
+    "CatalogueSyncState",
     "DefinitionVersion",
+    "DisclosurePackage",
+    "DisclosureRecord",
     "HumanTask",
+    "ListeningGrant",
+    "MessageStart",
+    "MessageSubscription",
     "ProcessDefinition",
     "ProcessInstance",
+    "Recording",
+    "ReleaseRecording",
     "SchedulerJob",
     "SchedulerLock",
+    "SignInThrottle",
     "StartTimer",
     "TaskCandidate",
     "TaskHistory",
     "Timer",
+    "UndeliveredMessage",
     "User",
     "UserRole",
 ]

@@ -116,4 +116,14 @@ def test_timers_run_due_and_scheduler_tick(cli) -> None:
     assert tick.exit_code == 0, tick.output
     report = json.loads(tick.output)
     assert report["leader"] is True
-    assert [run["name"] for run in report["runs"]] == ["timers.fire_due"]
+    assert sorted(run["name"] for run in report["runs"]) == ["catalogue.sync", "messages.redeliver", "timers.fire_due"]
+
+
+def test_messages_send_and_list(cli) -> None:
+    sent = cli("messages", "send", "nobody.waits", "--correlate", "case_ref=REL-2026-00001", "--json")
+    assert sent.exit_code == 0, sent.output
+    assert json.loads(sent.output)["outcome"] == "kept"
+    [kept] = json.loads(cli("messages", "list", "--json").output)
+    assert kept["name"] == "nobody.waits"
+    bad = cli("messages", "send", "x", "--correlate", "novalue")
+    assert bad.exit_code != 0 and "KEY=VALUE" in bad.output

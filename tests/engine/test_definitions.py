@@ -56,8 +56,13 @@ def test_new_instances_use_latest_published_and_running_ones_stay(callgov: Callg
     assert statuses == {1: "superseded", 2: "published"}
 
 
-def test_shipped_diagrams_deploy_once(callgov: Callgov) -> None:
+def test_shipped_diagrams_deploy_once(callgov: Callgov, operations) -> None:
+    from engine.config import Settings
+    from workflows.operations import register
+
+    register(operations, Settings.from_env({}))
     first = callgov.deploy_shipped()
+    assert [r.definition.process_id for r in first] == ["recording_release"]
     assert callgov.deploy_shipped() == []
     assert all(r.definition.status == "published" for r in first)
 

@@ -150,3 +150,14 @@ def test_republishing_replaces_the_start_schedule(callgov: Callgov, make_user, c
     callgov.deploy(yearly, filename="review.bpmn", actor="gail", publish=True)
     clock.advance(timedelta(days=366))
     assert len(callgov.fire_due_timers()) == 1
+
+
+def test_a_timer_row_out_of_step_with_its_case_is_healed_not_refired(callgov: Callgov, case: str,
+                                                                    clock: FakeClock) -> None:
+    from sqlalchemy import update
+
+    with callgov.db.transaction() as s:
+        s.execute(update(Timer).where(Timer.case_ref == case).values(due_at=clock.now() - timedelta(hours=1)))
+    assert callgov.fire_due_timers() == [], "nothing in the case was due"
+    assert due_at(callgov, case) == clock.now() + timedelta(days=1), "the row is back in step with the case"
+    assert fired(callgov, case) == []

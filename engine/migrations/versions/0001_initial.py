@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 04:13:13.372375
+Create Date: 2026-11-30 04:40:15.423312
 """
 
 from __future__ import annotations
@@ -45,6 +45,65 @@ def upgrade() -> None:
     sa.Column('last_number', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('prefix', 'year', name=op.f('pk_case_counter'))
     )
+    op.create_table('catalogue_sync_state',
+    sa.Column('provider', sa.String(length=40), nullable=False),
+    sa.Column('synced_until', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('run_from', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('run_to', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('window_from', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('window_to', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('window_resume_to', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('run_started_at', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('run_records', sa.Integer(), nullable=False),
+    sa.Column('run_new', sa.Integer(), nullable=False),
+    sa.Column('last_run_finished_at', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.String(length=1000), nullable=True),
+    sa.Column('last_error_at', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('lease_owner', sa.String(length=64), nullable=True),
+    sa.Column('lease_expires_at', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('provider', name=op.f('pk_catalogue_sync_state'))
+    )
+    op.create_table('disclosure_package',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('case_ref', sa.String(length=40), nullable=False),
+    sa.Column('token_sha256', sa.String(length=64), nullable=False),
+    sa.Column('created_at', engine.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', engine.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('max_uses', sa.Integer(), nullable=False),
+    sa.Column('uses', sa.Integer(), nullable=False),
+    sa.Column('recipient_name', sa.String(length=200), nullable=True),
+    sa.Column('recipient_organisation', sa.String(length=200), nullable=True),
+    sa.Column('delivered_to', sa.String(length=320), nullable=True),
+    sa.Column('terms', sa.Text(), nullable=False),
+    sa.Column('files', sa.JSON(), nullable=False),
+    sa.Column('manifest_key', sa.String(length=1024), nullable=False),
+    sa.Column('manifest_sha256', sa.String(length=64), nullable=False),
+    sa.Column('acknowledged_at', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('acknowledged_by', sa.String(length=200), nullable=True),
+    sa.Column('first_download_at', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_download_at', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_disclosure_package')),
+    sa.UniqueConstraint('case_ref', name=op.f('uq_disclosure_package_case_ref')),
+    sa.UniqueConstraint('token_sha256', name=op.f('uq_disclosure_package_token_sha256'))
+    )
+    op.create_table('message_undelivered',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('correlation', sa.JSON(), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('sent_at', engine.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sender', sa.String(length=120), nullable=False),
+    sa.Column('source_case_ref', sa.String(length=40), nullable=True),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('delivered', sa.Integer(), nullable=False),
+    sa.Column('last_attempt_at', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_message_undelivered')),
+    sqlite_autoincrement=True
+    )
+    with op.batch_alter_table('message_undelivered', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_message_undelivered_name'), ['name'], unique=False)
+
     op.create_table('process_definition',
     sa.Column('process_id', sa.String(length=200), nullable=False),
     sa.Column('name', sa.String(length=300), nullable=False),
@@ -52,6 +111,42 @@ def upgrade() -> None:
     sa.Column('created_at', engine.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('process_id', name=op.f('pk_process_definition'))
     )
+    op.create_table('recording',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('provider', sa.String(length=40), nullable=False),
+    sa.Column('provider_record_id', sa.String(length=64), nullable=False),
+    sa.Column('provider_recording_id', sa.String(length=64), nullable=False),
+    sa.Column('session_id', sa.String(length=64), nullable=True),
+    sa.Column('telephony_session_id', sa.String(length=64), nullable=True),
+    sa.Column('start_time', engine.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('duration_seconds', sa.Integer(), nullable=True),
+    sa.Column('direction', sa.String(length=10), nullable=True),
+    sa.Column('external_number', sa.String(length=20), nullable=True),
+    sa.Column('extension_number', sa.String(length=20), nullable=True),
+    sa.Column('extension', sa.String(length=20), nullable=True),
+    sa.Column('extension_id', sa.String(length=64), nullable=True),
+    sa.Column('staff_name', sa.String(length=200), nullable=True),
+    sa.Column('recording_type', sa.String(length=16), nullable=True),
+    sa.Column('content_type', sa.String(length=100), nullable=True),
+    sa.Column('content_uri', sa.String(length=1000), nullable=True),
+    sa.Column('provider_expires_at', engine.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('retained_key', sa.String(length=1024), nullable=True),
+    sa.Column('retained_sha256', sa.String(length=64), nullable=True),
+    sa.Column('retained_at', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('deleted_at_provider', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('first_seen_at', engine.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_synced_at', engine.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_recording')),
+    sa.UniqueConstraint('provider', 'provider_recording_id', name=op.f('uq_recording_provider_provider_recording_id'))
+    )
+    with op.batch_alter_table('recording', schema=None) as batch_op:
+        batch_op.create_index('ix_recording_direction_start', ['direction', 'start_time', 'id'], unique=False)
+        batch_op.create_index('ix_recording_extension_number_start', ['extension_number', 'start_time', 'id'], unique=False)
+        batch_op.create_index('ix_recording_extension_start', ['extension', 'start_time', 'id'], unique=False)
+        batch_op.create_index('ix_recording_external_number_start', ['external_number', 'start_time', 'id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_recording_session_id'), ['session_id'], unique=False)
+        batch_op.create_index('ix_recording_start', ['start_time', 'id'], unique=False)
+
     op.create_table('scheduler_job',
     sa.Column('name', sa.String(length=80), nullable=False),
     sa.Column('next_run_at', engine.db.UTCDateTime(timezone=True), nullable=False),
@@ -72,6 +167,17 @@ def upgrade() -> None:
     sa.Column('expires_at', engine.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_scheduler_lock'))
     )
+    op.create_table('sign_in_throttle',
+    sa.Column('key', sa.String(length=200), nullable=False),
+    sa.Column('failures', sa.Integer(), nullable=False),
+    sa.Column('window_started_at', engine.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('locked_until', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('expires_at', engine.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_sign_in_throttle'))
+    )
+    with op.batch_alter_table('sign_in_throttle', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_sign_in_throttle_expires_at'), ['expires_at'], unique=False)
+
     op.create_table('user_account',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('username', sa.String(length=80), nullable=False),
@@ -108,6 +214,50 @@ def upgrade() -> None:
     with op.batch_alter_table('definition_version', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_definition_version_process_id'), ['process_id'], unique=False)
 
+    op.create_table('disclosure_register',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('case_ref', sa.String(length=40), nullable=False),
+    sa.Column('package_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('recorded_at', engine.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('disclosed_at', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('requested_by', sa.String(length=80), nullable=False),
+    sa.Column('requested_at', engine.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('recipient_name', sa.String(length=200), nullable=True),
+    sa.Column('recipient_job_title', sa.String(length=200), nullable=True),
+    sa.Column('recipient_organisation', sa.String(length=200), nullable=True),
+    sa.Column('third_party', sa.Boolean(), nullable=False),
+    sa.Column('third_party_details', sa.Text(), nullable=True),
+    sa.Column('reason', sa.String(length=40), nullable=False),
+    sa.Column('purpose', sa.Text(), nullable=False),
+    sa.Column('lawful_basis', sa.String(length=60), nullable=False),
+    sa.Column('delivery_method', sa.String(length=40), nullable=True),
+    sa.Column('recordings', sa.JSON(), nullable=False),
+    sa.Column('authoriser', sa.String(length=80), nullable=False),
+    sa.Column('authorised_at', engine.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['package_id'], ['disclosure_package.id'], name=op.f('fk_disclosure_register_package_id_disclosure_package')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_disclosure_register')),
+    sa.UniqueConstraint('case_ref', name=op.f('uq_disclosure_register_case_ref'))
+    )
+    with op.batch_alter_table('disclosure_register', schema=None) as batch_op:
+        batch_op.create_index('ix_disclosure_register_recorded', ['recorded_at'], unique=False)
+
+    op.create_table('listening_grant',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('case_ref', sa.String(length=40), nullable=False),
+    sa.Column('username', sa.String(length=80), nullable=False),
+    sa.Column('recording_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('granted_by', sa.String(length=80), nullable=False),
+    sa.Column('granted_at', engine.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('expires_at', engine.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['recording_id'], ['recording.id'], name=op.f('fk_listening_grant_recording_id_recording')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_listening_grant'))
+    )
+    with op.batch_alter_table('listening_grant', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_listening_grant_case_ref'), ['case_ref'], unique=False)
+        batch_op.create_index('ix_listening_grant_user_recording', ['username', 'recording_id', 'expires_at'], unique=False)
+
     op.create_table('user_role',
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('role', sa.String(length=40), nullable=False),
@@ -117,6 +267,14 @@ def upgrade() -> None:
     with op.batch_alter_table('user_role', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_user_role_role'), ['role'], unique=False)
 
+    op.create_table('message_start',
+    sa.Column('message_name', sa.String(length=200), nullable=False),
+    sa.Column('process_id', sa.String(length=200), nullable=False),
+    sa.Column('element_id', sa.String(length=200), nullable=False),
+    sa.Column('definition_version_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['definition_version_id'], ['definition_version.id'], name=op.f('fk_message_start_definition_version_id_definition_version')),
+    sa.PrimaryKeyConstraint('message_name', 'process_id', name=op.f('pk_message_start'))
+    )
     op.create_table('process_instance',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('case_ref', sa.String(length=40), nullable=False),
@@ -175,6 +333,34 @@ def upgrade() -> None:
     with op.batch_alter_table('human_task', schema=None) as batch_op:
         batch_op.create_index('ix_human_task_due_at', ['due_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_human_task_instance_id'), ['instance_id'], unique=False)
+
+    op.create_table('message_subscription',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('instance_id', sa.Integer(), nullable=False),
+    sa.Column('case_ref', sa.String(length=40), nullable=False),
+    sa.Column('message_name', sa.String(length=200), nullable=False),
+    sa.Column('correlation_key', sa.String(length=100), nullable=False),
+    sa.Column('correlation_value', sa.String(length=200), nullable=True),
+    sa.ForeignKeyConstraint(['instance_id'], ['process_instance.id'], name=op.f('fk_message_subscription_instance_id_process_instance'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_message_subscription'))
+    )
+    with op.batch_alter_table('message_subscription', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_message_subscription_instance_id'), ['instance_id'], unique=False)
+        batch_op.create_index('ix_message_subscription_match', ['message_name', 'correlation_key', 'correlation_value'], unique=False)
+
+    op.create_table('release_recording',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('case_ref', sa.String(length=40), nullable=False),
+    sa.Column('instance_id', sa.Integer(), nullable=True),
+    sa.Column('recording_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('attached_at', engine.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['instance_id'], ['process_instance.id'], name=op.f('fk_release_recording_instance_id_process_instance'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['recording_id'], ['recording.id'], name=op.f('fk_release_recording_recording_id_recording')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_release_recording')),
+    sa.UniqueConstraint('case_ref', 'recording_id', name=op.f('uq_release_recording_case_ref_recording_id'))
+    )
+    with op.batch_alter_table('release_recording', schema=None) as batch_op:
+        batch_op.create_index('ix_release_recording_recording', ['recording_id'], unique=False)
 
     op.create_table('task_history',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -240,6 +426,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_task_history_instance_id'))
 
     op.drop_table('task_history')
+    with op.batch_alter_table('release_recording', schema=None) as batch_op:
+        batch_op.drop_index('ix_release_recording_recording')
+
+    op.drop_table('release_recording')
+    with op.batch_alter_table('message_subscription', schema=None) as batch_op:
+        batch_op.drop_index('ix_message_subscription_match')
+        batch_op.drop_index(batch_op.f('ix_message_subscription_instance_id'))
+
+    op.drop_table('message_subscription')
     with op.batch_alter_table('human_task', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_human_task_instance_id'))
         batch_op.drop_index('ix_human_task_due_at')
@@ -255,18 +450,47 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_process_instance_definition_version_id'))
 
     op.drop_table('process_instance')
+    op.drop_table('message_start')
     with op.batch_alter_table('user_role', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_user_role_role'))
 
     op.drop_table('user_role')
+    with op.batch_alter_table('listening_grant', schema=None) as batch_op:
+        batch_op.drop_index('ix_listening_grant_user_recording')
+        batch_op.drop_index(batch_op.f('ix_listening_grant_case_ref'))
+
+    op.drop_table('listening_grant')
+    with op.batch_alter_table('disclosure_register', schema=None) as batch_op:
+        batch_op.drop_index('ix_disclosure_register_recorded')
+
+    op.drop_table('disclosure_register')
     with op.batch_alter_table('definition_version', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_definition_version_process_id'))
 
     op.drop_table('definition_version')
     op.drop_table('user_account')
+    with op.batch_alter_table('sign_in_throttle', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_sign_in_throttle_expires_at'))
+
+    op.drop_table('sign_in_throttle')
     op.drop_table('scheduler_lock')
     op.drop_table('scheduler_job')
+    with op.batch_alter_table('recording', schema=None) as batch_op:
+        batch_op.drop_index('ix_recording_start')
+        batch_op.drop_index(batch_op.f('ix_recording_session_id'))
+        batch_op.drop_index('ix_recording_external_number_start')
+        batch_op.drop_index('ix_recording_extension_start')
+        batch_op.drop_index('ix_recording_extension_number_start')
+        batch_op.drop_index('ix_recording_direction_start')
+
+    op.drop_table('recording')
     op.drop_table('process_definition')
+    with op.batch_alter_table('message_undelivered', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_message_undelivered_name'))
+
+    op.drop_table('message_undelivered')
+    op.drop_table('disclosure_package')
+    op.drop_table('catalogue_sync_state')
     op.drop_table('case_counter')
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_event_recording_id_seq')

@@ -30,6 +30,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Connection, Select, String, Table, bindparam, func, insert, select, type_coerce
 from sqlalchemy.orm import Session
 
+from engine.fastsql import FastWrite
 from engine.models.audit import AuditEvent
 
 __all__ = [
@@ -65,7 +66,7 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 _ACTION = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 _TEXT_LIMITS = {"actor": 120, "action": 80, "case_ref": 40, "task_id": 36, "recording_id": 120}
 _TABLE = cast(Table, AuditEvent.__table__)
-_INSERT = insert(_TABLE)
+_INSERT = FastWrite(insert(_TABLE))
 _CHAIN_LOCK = select(func.pg_advisory_xact_lock(CHAIN_LOCK_KEY))
 _TAIL = select(_TABLE.c.seq, _TABLE.c.hash).order_by(_TABLE.c.seq.desc()).limit(1)
 
@@ -187,7 +188,7 @@ def record(
     )
     # Core, not the unit of work: the row is in the table at once, so the next record() in this
     # transaction sees it as the tail, and the hot path pays for one INSERT and nothing more.
-    connection.execute(_INSERT, {
+    _INSERT.execute(connection, {
         "seq": seq, "at": event.at, "actor": actor, "action": action, "case_ref": case_ref, "task_id": task_id,
         "recording_id": recording_id, "detail": detail_json, "prev_hash": prev_hash, "hash": event.hash})
     return event

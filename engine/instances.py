@@ -38,6 +38,7 @@ from engine.bpmn.timers import due_of, waits_on_timer
 from engine.clock import Clock
 from engine.errors import CallgovError, Conflict, ExpressionError, NotFound, WorkflowFailed
 from engine.expressions import Duration, evaluate, parse_timer_literal
+from engine.fastsql import FastWrite
 from engine.models import (
     CaseCounter,
     HumanTask,
@@ -73,16 +74,16 @@ _CASE_BY_ID = _SELECT_CASE.where(CASES.c.id == bindparam("key"))
 _CASE_BY_REF = _SELECT_CASE.where(CASES.c.case_ref == bindparam("key"))
 _CASE_BY_ID_LOCKED = _CASE_BY_ID.with_for_update()
 _CASE_BY_REF_LOCKED = _CASE_BY_REF.with_for_update()
-_INSERT_CASE = insert(CASES).returning(CASES.c.id)
-_UPDATE_CASE = update(CASES).where(
+_INSERT_CASE = FastWrite(insert(CASES).returning(CASES.c.id))
+_UPDATE_CASE = FastWrite(update(CASES).where(
     CASES.c.id == bindparam("where_id"), CASES.c.lock_version == bindparam("where_version")
-).values({name: bindparam(f"new_{name}") for name in CASE_FIELDS if name != "id"})
+).values({name: bindparam(f"new_{name}") for name in CASE_FIELDS if name != "id"}))
 _TASK_BY_ID = select(TASKS).where(TASKS.c.id == bindparam("task_id"))
 _TASKS_BY_IDS = select(TASKS).where(TASKS.c.id.in_(bindparam("ids", expanding=True)))
-_DELETE_TASKS = delete(TASKS).where(TASKS.c.id.in_(bindparam("ids", expanding=True)))
-_INSERT_TASK = insert(TASKS)
-_INSERT_CANDIDATE = insert(CANDIDATES)
-_INSERT_HISTORY = insert(HISTORY)
+_DELETE_TASK = FastWrite(delete(TASKS).where(TASKS.c.id == bindparam("task_id")))
+_INSERT_TASK = FastWrite(insert(TASKS))
+_INSERT_CANDIDATE = FastWrite(insert(CANDIDATES))
+_INSERT_HISTORY = FastWrite(insert(HISTORY))
 _DELETE_TIMER = delete(TIMERS).where(TIMERS.c.instance_id == bindparam("instance_id"))
 _INSERT_TIMER = insert(TIMERS)
 _DELETE_SUBSCRIPTIONS = delete(SUBSCRIPTIONS).where(SUBSCRIPTIONS.c.instance_id == bindparam("instance_id"))
@@ -331,7 +332,7 @@ class InstanceRunner:
         thrown = take_thrown(workflow) if before.subscriptions is not None else []
         summary = self._stamp(case, workflow)
         values = {name: getattr(case, name) for name in CASE_FIELDS if name != "id"}
-        case.id = self.connection.execute(_INSERT_CASE, values).scalar_one()
+        case.id = _INSERT_CASE.execute(self.connection, values, returning=True)
         self._project_timer(case, None, summary.next_due)
         self._project_messages(case, workflow, before, thrown)
         return self._project(case, summary.ready_human, before=set()), summary
@@ -347,9 +348,9 @@ class InstanceRunner:
         summary = self._stamp(case, workflow)
         expected = case.lock_version
         case.lock_version += 1
-        result = self.connection.execute(
-            _UPDATE_CASE, {"where_id": case.id, "where_version": expected, **case.columns()})
-        if result.rowcount != 1:
+        updated = _UPDATE_CASE.execute(
+            self.connection, {"where_id": case.id, "where_version": expected, **case.columns()})
+        if updated != 1:
             raise Conflict(f"Case {case.case_ref} was changed by someone else at the same moment; "
                            "reload and try again")
         self._project_timer(case, before.due, summary.next_due)
@@ -410,15 +411,15 @@ class InstanceRunner:
         wanted = {str(t.id): t for t in ready}
         gone = before - set(wanted)
         if gone:
-            self.connection.execute(_DELETE_TASKS, {"ids": sorted(gone)})
+            _DELETE_TASK.execute(self.connection, [{"task_id": task_id} for task_id in sorted(gone)])
         kept = [tid for tid in wanted if tid in before]
         views = {}
         if kept:
             views = {row.id: task_view(row) for row in self.connection.execute(_TASKS_BY_IDS, {"ids": kept})}
         new = [self._new_task(case, wanted[tid]) for tid in wanted if tid not in before]
         if new:
-            self.connection.execute(_INSERT_TASK, [_row_values(v, case.id) for v in new])
-            self.connection.execute(_INSERT_CANDIDATE, [
+            _INSERT_TASK.execute(self.connection, [_row_values(v, case.id) for v in new])
+            _INSERT_CANDIDATE.execute(self.connection, [
                 {"task_id": v.id, "kind": kind, "value": value} for v in new for kind, value in candidates_of(v)])
             views.update((v.id, v) for v in new)
         return [views[tid] for tid in wanted]
@@ -472,7 +473,7 @@ class InstanceRunner:
     def record_history(self, case: CaseRecord, task: Any, actor: str, values: Mapping[str, Any],
                        outcome: str = "completed", note: str | None = None) -> None:
         """Keep what was done with a user task, for the case page and the audit trail."""
-        self.connection.execute(_INSERT_HISTORY, {
+        _INSERT_HISTORY.execute(self.connection, {
             "instance_id": case.id, "task_id": str(task.id), "element_id": task.task_spec.name,
             "title": _title(task), "outcome": outcome, "actor": actor, "at": self.clock.now(),
             "values": json_ready(values), "note": note})

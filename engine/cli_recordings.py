@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from engine.catalogue import CatalogueSync, Page, SyncProgress, search_recordings
+from engine.catalogue import CatalogueSync, Page, SyncProgress
 
 LONDON = ZoneInfo("Europe/London")
 _FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S")
@@ -69,20 +69,20 @@ def _facade(ctx: click.Context) -> Any:
 
 @contextmanager
 def _telephony(facade: Any) -> Iterator[Any]:
-    """The provider the application was configured with, else a RingCentral client from ``CALLGOV_RC_*``
-    (closed again afterwards)."""
-    configured = getattr(facade.services, "telephony", None)
-    if configured is not None:
-        yield configured
-        return
+    """The provider the application is configured with (``facade.services.telephony``), or else a
+    RingCentral client from ``CALLGOV_RC_*`` that is closed afterwards."""
     from connectors.telephony import RingCentralClient, RingCentralSettings, TelephonyConfigError
 
     try:
-        client = RingCentralClient(RingCentralSettings.from_env())
+        configured = getattr(facade.services, "telephony", None)
+        client = None if configured is not None else RingCentralClient(RingCentralSettings.from_env())
     except TelephonyConfigError as error:
         raise click.ClickException(
-            f"{error}. Point callgov at BT Cloud Work / RingCentral (docs/connectors.md), or run "
-            "`callgov simulator` and export the variables it prints.") from None
+            f"{error}. Point callgov at BT Cloud Work / RingCentral (docs/connectors.md), or leave "
+            "CALLGOV_RC_CLIENT_ID unset to use the built-in simulator.") from None
+    if client is None:
+        yield configured
+        return
     with client:
         yield client
 
@@ -103,6 +103,9 @@ def recordings_sync(ctx: click.Context, full: bool, force: bool, as_json: bool) 
 
     facade = _facade(ctx)
     with _telephony(facade) as telephony, _engine_errors(as_json):
+        if not as_json:
+            click.echo("Reading the call log from the telephony provider (Ctrl-C stops; run again to resume)...",
+                       err=True)
         sync = CatalogueSync(facade.db, telephony, clock=facade.clock)
         report = sync.run(progress=None if as_json else _progress_printer(), full=full, force=force)
     if as_json:
@@ -143,15 +146,13 @@ def _progress_printer(every: float = 1.0) -> Callable[[SyncProgress], None]:
 def recordings_search(ctx: click.Context, user: str, number: str | None, extension: str | None,
                       date_from: datetime | None, date_to: datetime | None, direction: str | None, limit: int,
                       after: str | None, as_json: bool) -> None:
-    """Find recordings, newest first; each search is recorded in the audit trail."""
+    """Find recordings, newest first (authorisers, the DPO and the IT helpdesk); each search is audited."""
     from engine.cli import _engine_errors
 
     facade = _facade(ctx)
     with _engine_errors(as_json):
-        with facade.db.transaction() as session:
-            page = search_recordings(session, actor=user, now=facade.clock.now(), number=number,
-                                     extension=extension, date_from=date_from, date_to=date_to,
-                                     direction=direction, limit=limit, after=after)
+        page = facade.search_catalogue(user=user, number=number, extension=extension, date_from=date_from,
+                                       date_to=date_to, direction=direction, limit=limit, after=after)
     if as_json:
         click.echo(json.dumps(page.to_dict(), indent=2))
     else:

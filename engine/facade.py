@@ -27,6 +27,7 @@ from engine.clock import Clock, SystemClock
 from engine.db import Database
 from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from engine.forms import validate_submission
+from engine.governance import GovernanceMixin
 from engine.instances import (
     AFTER_COMMIT,
     CaseRecord,
@@ -94,7 +95,7 @@ _HISTORY_OF_CASE = select(TaskHistory.__table__).where(
     TaskHistory.instance_id == bindparam("instance_id")).order_by(TaskHistory.at, TaskHistory.id)
 
 
-class Callgov(QueriesMixin, messages.MessagesMixin, ReleasesMixin):
+class Callgov(QueriesMixin, messages.MessagesMixin, ReleasesMixin, GovernanceMixin):
     """The engine facade."""
 
     def __init__(self, db: Database, *, clock: Clock | None = None, operations: OperationRegistry | None = None,

@@ -54,6 +54,8 @@ from engine.roles import role_for_name
 from engine.views import TaskView, json_ready
 
 MAX_ENGINE_ROUNDS = 50
+NO_DUE_DATE = datetime(9999, 12, 31, tzinfo=UTC)
+"""What ``human_task.due_order`` holds for a task without a due date (it sorts last)."""
 CASES = cast(Table, ProcessInstance.__table__)
 TASKS = cast(Table, HumanTask.__table__)
 CANDIDATES = cast(Table, TaskCandidate.__table__)
@@ -484,7 +486,7 @@ def _row_values(view: TaskView, instance_id: int | None) -> dict[str, Any]:
             "element_id": view.element_id, "title": view.title, "lane": None, "assignee": view.assignee,
             "claimed_by": None, "excluded_users": list(view.excluded_users),
             "candidate_roles": list(view.candidate_roles), "case_started_by": view.case_started_by,
-            "created_at": view.created_at, "due_at": view.due_at}
+            "created_at": view.created_at, "due_at": view.due_at, "due_order": view.due_at or NO_DUE_DATE}
 
 
 def candidates_of(view: TaskView) -> list[tuple[str, str]]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -45,14 +45,19 @@ ACCESS_ACTIONS = frozenset({"user.login", "user.login_failed", "user.logout", "a
 """The audit actions ``record_access`` accepts from the web UI."""
 
 INBOX_SORTS = {
-    "due": (HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at),
-    "oldest": (HumanTask.created_at,),
-    "newest": (HumanTask.created_at.desc(),),
-    "case": (HumanTask.case_ref, HumanTask.created_at),
+    "due": (HumanTask.due_order, HumanTask.created_at, HumanTask.id),
+    "oldest": (HumanTask.created_at, HumanTask.id),
+    "newest": (HumanTask.created_at.desc(), HumanTask.id.desc()),
+    "case": (HumanTask.case_ref, HumanTask.created_at, HumanTask.id),
 }
 """Inbox orderings by name: due soonest (tasks without a due date last), oldest, newest, case."""
 
 CANCELLERS = frozenset({"dpo", "admin"})
+INBOX_PAGE = 50
+"""Tasks per inbox page."""
+MANY_CANDIDATES = 2000
+"""Above this many candidate tasks the inbox walks the sort index and probes each task's candidates;
+below it, it filters the user's tasks first and sorts the few it found."""
 """Roles that may cancel any case they can act on (besides the person who started it)."""
 
 
@@ -102,6 +107,7 @@ class Inbox:
     more: bool
     processes: tuple[tuple[str, str], ...]
     now: datetime
+    page: int = 1
 
 
 @dataclass(frozen=True)
@@ -344,11 +350,12 @@ class QueriesMixin:
                                 i.updated_at, i.ended_at) for i, name in rows]
 
     def inbox(self, *, user: str, process_id: str | None = None, overdue: bool = False, claimed: str | None = None,
-              sort: str = "due", limit: int = 200) -> Inbox:
+              sort: str = "due", page: int = 1, limit: int | None = None) -> Inbox:
         """"My tasks": ready tasks ``user`` may do, filtered (process, overdue, ``claimed`` = ``me`` or
-        ``nobody``) and sorted (``INBOX_SORTS``), at most ``limit`` of them."""
+        ``nobody``) and sorted (``INBOX_SORTS``), page ``page`` of ``limit`` tasks."""
         if sort not in INBOX_SORTS:
             raise InvalidInput(f"Sort by one of {', '.join(INBOX_SORTS)}", {"sort": "unknown"})
+        page, limit = max(1, page), limit or INBOX_PAGE
         with self.db.reading() as s:
             person = self._active_user(s, user)
             now = self.clock.now()
@@ -356,10 +363,14 @@ class QueriesMixin:
                 (TaskCandidate.kind == "user") & (TaskCandidate.value == person.username),
                 (TaskCandidate.kind == "role") & TaskCandidate.value.in_(sorted(person.role_names)),
             )
+            many = (s.scalar(select(func.count()).select_from(
+                select(TaskCandidate.task_id).where(match).limit(MANY_CANDIDATES).subquery())) or 0) >= MANY_CANDIDATES
+            allowed = (exists().where(TaskCandidate.task_id == HumanTask.id, match) if many
+                       else HumanTask.id.in_(select(TaskCandidate.task_id).where(match)))
             query = (select(HumanTask, ProcessDefinition.name, User.display_name)
                      .join(ProcessDefinition, ProcessDefinition.process_id == HumanTask.process_id)
                      .outerjoin(User, User.username == HumanTask.case_started_by)
-                     .where(HumanTask.id.in_(select(TaskCandidate.task_id).where(match))))
+                     .where(allowed))
             if process_id:
                 query = query.where(HumanTask.process_id == process_id)
             if overdue:
@@ -368,21 +379,23 @@ class QueriesMixin:
                 query = query.where(HumanTask.claimed_by == person.username)
             elif claimed == "nobody":
                 query = query.where(HumanTask.claimed_by.is_(None))
-            ordered = query.order_by(*INBOX_SORTS[sort], HumanTask.id)
+            ordered = query.order_by(*INBOX_SORTS[sort])
+            # Segregation of duties (``excluded_users``, a JSON list) is applied to each row here, so
+            # rows are read in chunks until the page and one more are found; the database stops early.
+            wanted = page * limit + 1
             items: list[InboxItem] = []
             offset = 0
-            # Pages with a LIMIT (so the database can stop early); segregation of duties
-            # (``excluded_users``, a JSON list) is applied to each row here, so a page may run short.
-            while len(items) <= limit:
-                rows = s.execute(ordered.limit(limit + 1).offset(offset)).all()
+            while len(items) < wanted:
+                rows = s.execute(ordered.limit(wanted).offset(offset)).all()
                 items += [_inbox_item(task, process_name, starter_name) for task, process_name, starter_name in rows
                           if person.username not in task.excluded_users]
-                if len(rows) <= limit:
+                if len(rows) < wanted:
                     break
-                offset += limit + 1
+                offset += wanted
             processes = tuple((row.process_id, row.name) for row in s.execute(
                 select(ProcessDefinition.process_id, ProcessDefinition.name).order_by(ProcessDefinition.name)))
-            return Inbox(tuple(items[:limit]), len(items) > limit, processes, now)
+            shown = items[(page - 1) * limit:page * limit]
+            return Inbox(tuple(shown), len(items) > page * limit, processes, now, page)
 
     def task_conflict(self, task_id: str) -> TaskConflict:
         """Why a task someone tried to open or complete is not theirs to do any more."""

@@ -26,6 +26,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.access import may_do_task
+from engine.catalogue import Page, search_recordings
 from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from engine.instances import Snapshot, WorkflowSummary, load_case, task_view
 from engine.models import HumanTask, ProcessInstance
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
     from engine.instances import CaseRecord, InstanceRunner
 
 RELEASE_PROCESS = "recording_release"
+SEARCH_ROLES = AUTHORISER_ROLES | {"it_helpdesk"}
+"""Who may search the catalogue: a search shows who called whom and when, so only the authorisers,
+the DPO and the IT helpdesk (who support the telephony) may run one; everyone else asks by request."""
 LINK_PATH = "/disclosure/"
 SPOOL_IN_MEMORY = 16 * 1024 * 1024
 CHUNK = 64 * 1024
@@ -64,6 +68,35 @@ def token_digest(token: str) -> str:
 def link_path(token: str) -> str:
     """The web UI path of a delivery link (``/disclosure/<token>``)."""
     return LINK_PATH + token
+
+
+class LinkGone(PermissionDenied):
+    """A delivery link that has expired or been used as many times as allowed."""
+
+
+class RangeNotSatisfiable(InvalidInput):
+    """A byte range that starts past the end of the recording (HTTP 416)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"The range starts past the end of the recording ({size} bytes)", {"range": "past the end"})
+        self.size = size
+
+
+@dataclass(frozen=True)
+class RecordingAccess:
+    """A recording a case concerns, and whether the viewer may listen to it now (not audited: the
+    page that plays it asks ``may_listen``, which is)."""
+
+    recording_id: int
+    start_time: datetime
+    duration_seconds: int | None
+    direction: str | None
+    external_number: str | None
+    extension: str | None
+    staff_name: str | None
+    may_listen: bool
+    basis: str | None
+    until: datetime | None
 
 
 @dataclass(frozen=True)
@@ -91,6 +124,10 @@ class Playback:
     """``retained`` (our stored copy) or ``provider`` (fetched from the telephony provider)."""
     chunks: Iterable[bytes]
     size: int | None = None
+    total_size: int | None = None
+    """The whole recording's size, for ``Content-Range`` (``size`` is the part being sent)."""
+    first_byte: int = 0
+    """Where the part being sent starts (a suffix range is resolved against the size)."""
 
     def close(self) -> None:
         """Release what the stream holds (a file, a connection) if it was not read to the end."""
@@ -213,14 +250,61 @@ class ReleasesMixin:
         if key is not None:
             storage = self.services.storage
             head = storage.head(key)
-            reader = storage.open_stream(key, expected_sha256=None if byte_range else sha256, byte_range=byte_range)
+            total = head.size if head else None
+            wanted = _resolve_range(total, byte_range)
+            reader = storage.open_stream(key, expected_sha256=None if wanted else sha256, byte_range=wanted)
             return Playback(recording_id, decision.case_ref, content_type or (head.content_type if head else
-                            "audio/mpeg"), source, reader, _range_size(head.size if head else None,
-                                                                                  byte_range))
+                            "audio/mpeg"), source, reader, _range_size(total, wanted), total,
+                            wanted[0] if wanted else 0)
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
-        result = self.services.telephony.download_recording(provider_id, spool, content_uri=content_uri)
+        try:
+            result = self.services.telephony.download_recording(provider_id, spool, content_uri=content_uri)
+            wanted = _resolve_range(result.size, byte_range)
+        except BaseException:
+            spool.close()
+            raise
         return Playback(recording_id, decision.case_ref, result.content_type or content_type or "audio/mpeg", source,
-                        SpooledChunks(spool, byte_range, result.size), _range_size(result.size, byte_range))
+                        SpooledChunks(spool, wanted, result.size), _range_size(result.size, wanted), result.size,
+                        wanted[0] if wanted else 0)
+
+    def search_catalogue(self, *, user: str, number: str | None = None, extension: str | None = None,
+                         date_from: datetime | None = None, date_to: datetime | None = None,
+                         direction: str | None = None, limit: int = 25, after: str | None = None) -> Page:
+        """Search the recordings catalogue as ``user`` (``SEARCH_ROLES`` only); every search is audited."""
+        with self._tx() as s:
+            person = self._active_user(s, user)
+            if not person.role_names & SEARCH_ROLES:
+                raise PermissionDenied("Searching the recordings shows who called whom, so only authorisers, the Data "
+                                       "Protection Officer and the IT helpdesk can do it. Ask for a recording by "
+                                       "starting a release request instead.")
+            return search_recordings(s, actor=person.username, now=self.clock.now(), number=number,
+                                     extension=extension, date_from=date_from, date_to=date_to,
+                                     direction=direction, limit=limit, after=after)
+
+    def case_recordings(self, case_ref: str, *, user: str) -> list[RecordingAccess]:
+        """The recordings a release case concerns, each with whether ``user`` may listen now; empty for
+        a case that concerns none. The caller has checked that ``user`` may see the case."""
+        with self._tx() as s:
+            person = self._active_user(s, user)
+            rows = s.scalars(select(Recording).join(ReleaseRecording, ReleaseRecording.recording_id == Recording.id)
+                             .where(ReleaseRecording.case_ref == case_ref.strip().upper())
+                             .order_by(Recording.start_time)).all()
+            result = []
+            for row in rows:
+                decision = self._listen_decision(s, person.username, row.id)
+                result.append(RecordingAccess(row.id, row.start_time, row.duration_seconds, row.direction,
+                                              row.external_number, row.extension, row.staff_name, decision.allowed,
+                                              decision.basis, decision.until))
+            return result
+
+    def recording_summary(self, recording_id: int) -> RecordingAccess:
+        """When and between whom a recording was made (for the page of someone allowed to hear it)."""
+        with self.db.reading() as s:
+            row = s.get(Recording, recording_id)
+            if row is None:
+                raise NotFound(f"There is no recording #{recording_id}")
+            return RecordingAccess(row.id, row.start_time, row.duration_seconds, row.direction, row.external_number,
+                                   row.extension, row.staff_name, True, None, None)
 
     def _listen_decision(self, s: Session, username: str, recording_id: int) -> AccessDecision:
         person = self._active_user(s, username)
@@ -402,9 +486,9 @@ class ReleasesMixin:
         if package is None:
             why, error = "unknown", NotFound("This download link is not valid")
         elif package.expires_at <= now:
-            why, error = "expired", PermissionDenied(f"This download link expired on {package.expires_at:%d %B %Y}")
+            why, error = "expired", LinkGone(f"This download link expired on {package.expires_at:%d %B %Y}")
         elif package.uses >= package.max_uses:
-            why, error = "used up", PermissionDenied("This download link has been used as many times as allowed")
+            why, error = "used up", LinkGone("This download link has been used as many times as allowed")
         if error is None:
             return package, None
         self._audit(s, "disclosure.link_refused", _recipient(package), case_ref=package.case_ref if package else None,
@@ -422,7 +506,7 @@ class ReleasesMixin:
         if counted is None:
             self._audit(s, "disclosure.link_refused", f"recipient:{case_ref}", case_ref=case_ref,
                         detail={"why": "used up or expired", "action": "download"})
-            return PermissionDenied("This download link has been used as many times as allowed")
+            return LinkGone("This download link has been used as many times as allowed")
         if counted == 1:
             s.execute(update(DisclosurePackage).where(DisclosurePackage.id == package_id)
                       .values(first_download_at=now))
@@ -463,6 +547,23 @@ def _package_info(package: DisclosurePackage) -> PackageInfo:
     files = tuple({"name": f["name"], "sha256": f["sha256"], "size": f["size"]} for f in package.files)
     return PackageInfo(package.case_ref, package.terms, files, package.expires_at, package.max_uses - package.uses,
                        package.acknowledged_by, package.recipient_name, package.recipient_organisation)
+
+
+def _resolve_range(size: int | None, byte_range: tuple[int, int | None] | None) -> tuple[int, int | None] | None:
+    """``byte_range`` made concrete: a negative first byte means that many bytes from the end (HTTP's
+    suffix range ``bytes=-N``); ``RangeNotSatisfiable`` if it starts past the end."""
+    if byte_range is None:
+        return None
+    first, last = byte_range
+    if size is None:
+        if first < 0:
+            raise RangeNotSatisfiable(0)
+        return byte_range
+    if first < 0:
+        first, last = max(0, size + first), None
+    if first >= size:
+        raise RangeNotSatisfiable(size)
+    return first, None if last is None else min(last, size - 1)
 
 
 def _range_size(size: int | None, byte_range: tuple[int, int | None] | None) -> int | None:

@@ -16,6 +16,7 @@ from flask_login import current_user, login_required
 
 from engine.errors import NotFound, PermissionDenied
 from engine.queries import CasePage
+from engine.releases import RELEASE_PROCESS
 from webui.app import facade
 from webui.auth import record_access
 from webui.forms import CancelForm
@@ -54,7 +55,13 @@ def start(process_id: str) -> ResponseReturnValue:
 @login_required
 def case(case_ref: str) -> ResponseReturnValue:
     """A case: its state, diagram, timeline and the viewer's actions."""
-    return render_template("cases/case.html", page=_case_page(case_ref), now=facade().clock.now())
+    page = _case_page(case_ref)
+    recordings = facade().case_recordings(page.case.case_ref, user=current_user.username) \
+        if page.case.process_id == RELEASE_PROCESS else []
+    may_withdraw = page.case.process_id == RELEASE_PROCESS and page.case.status == "running" \
+        and page.case.started_by == current_user.username and not page.case.data.get("released_at")
+    return render_template("cases/case.html", page=page, now=facade().clock.now(), recordings=recordings,
+                           may_withdraw=may_withdraw)
 
 
 @bp.get("/cases/<case_ref>/diagram.bpmn")

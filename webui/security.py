@@ -16,6 +16,7 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "style-src 'self'",
     "img-src 'self' data:",
     "font-src 'self'",
+    "media-src 'self'",
     "connect-src 'self'",
     "object-src 'none'",
     "base-uri 'self'",

@@ -34,10 +34,12 @@ def inbox() -> ResponseReturnValue:
     overdue = args.get("overdue") == "1"
     claimed = args.get("claimed") if args.get("claimed") in ("me", "nobody") else None
     sort = args.get("sort", "due") if args.get("sort", "due") in INBOX_SORTS else "due"
+    number = args.get("page", "1")
     page = facade().inbox(user=current_user.username, process_id=process, overdue=overdue, claimed=claimed,
-                          sort=sort)
+                          sort=sort, page=int(number) if number.isdigit() and 0 < int(number) <= 10_000 else 1)
     filters = {"process": process, "overdue": overdue, "claimed": claimed, "sort": sort}
-    return render_template("tasks/inbox.html", inbox=page, filters=filters, sorts=SORT_LABELS)
+    query = {key: ("1" if value is True else value) for key, value in filters.items() if value}
+    return render_template("tasks/inbox.html", inbox=page, filters=filters, query=query, sorts=SORT_LABELS)
 
 
 @bp.route("/tasks/<task_id>", methods=["GET", "POST"])

@@ -210,8 +210,23 @@ def _user_tasks(spec: Any, subprocess_specs: dict[str, Any]) -> dict[str, UserTa
     return tasks
 
 
+def _dangling_references(root: Any) -> list[Problem]:
+    """References (flows, defaults, boundary attachments) to element ids that do not exist."""
+    ids = {element.get("id") for element in root.iter() if isinstance(element.tag, str) and element.get("id")}
+    problems = []
+    for element in root.iter():
+        if not isinstance(element.tag, str) or etree.QName(element).namespace != BPMN_NS:
+            continue
+        for attribute in ("sourceRef", "targetRef", "default", "attachedToRef"):
+            target = element.get(attribute)
+            if target and target not in ids:
+                problems.append(Problem(f"{attribute} points to '{target}', which is not in the diagram",
+                                        element.get("id")))
+    return problems
+
+
 def _lint(root: Any, known_topics: Collection[str]) -> list[Problem]:
-    problems: list[Problem] = []
+    problems: list[Problem] = _dangling_references(root)
     for process in root.iterfind("bpmn:process", NS):
         problems += _lint_process(process, known_topics)
     named = set()

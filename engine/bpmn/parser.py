@@ -194,6 +194,10 @@ def read_bpmn_xml(content: bytes | str, *, max_bytes: int = MAX_BPMN_BYTES) -> A
     external entities, e.g. billion laughs and XXE), and malformed XML, with a message for a person.
     """
     data = content.encode("utf-8") if isinstance(content, str) else content
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise XmlRefused(Problem("The file must be saved as UTF-8 text (as BPMN editors do).")) from None
     if len(data) > max_bytes:
         raise XmlRefused(Problem(
             f"The file is {len(data) / 1048576:.1f} MB; BPMN files over {max_bytes // 1048576} MB are refused."

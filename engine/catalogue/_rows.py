@@ -7,7 +7,7 @@ re-reading a record updates its row instead of adding another, and no ORM object
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, cast
 
@@ -44,14 +44,16 @@ _REFRESHED = (
     "provider_expires_at",
     "last_synced_at",
 )
-# What ``recording_row`` fills in; the retained copy, deletion and content type stay as they are.
-_ROW_COLUMNS = (
+#: What ``recording_row`` fills in, in table order; the retained copy, deletion and content type
+#: are not the call log's to change.
+ROW_COLUMNS = (
     "provider", "provider_record_id", "provider_recording_id", "session_id", "telephony_session_id", "start_time",
     "duration_seconds", "direction", "external_number", "extension_number", "extension", "extension_id",
     "staff_name", "recording_type", "content_uri", "provider_expires_at", "first_seen_at", "last_synced_at",
 )
-_LIMITS = [(c.name, c.type.length) for c in _TABLE.columns
-           if c.name in _ROW_COLUMNS and isinstance(c.type, String) and c.type.length]
+_RECORDING_ID = ROW_COLUMNS.index("provider_recording_id")
+_LIMITS = [(ROW_COLUMNS.index(c.name), c.type.length) for c in _TABLE.columns
+           if c.name in ROW_COLUMNS and isinstance(c.type, String) and c.type.length]
 _upserts: dict[str, _Upsert] = {}
 
 
@@ -61,50 +63,57 @@ def recording_row(record: CallLogRecord, *, provider: str, now: datetime) -> dic
     The organisation's side of the call is the ``to`` party of an inbound call and the ``from``
     party of an outbound one (or, without a direction, the party that has an extension number).
     """
+    values = _row_values(record, provider, now)
+    return None if values is None else dict(zip(ROW_COLUMNS, values, strict=True))
+
+
+def _row_values(record: CallLogRecord, provider: str, now: datetime) -> list[Any] | None:
+    """``recording_row``'s values in ``ROW_COLUMNS`` order (the sync's fast path: no dictionary)."""
     recording = record.recording
     if recording is None:
         return None
     external, internal = _parties(record)
-    direction = record.direction if record.direction in DIRECTIONS else None
-    row: dict[str, Any] = {
-        "provider": provider,
-        "provider_record_id": record.id,
-        "provider_recording_id": recording.id,
-        "session_id": record.session_id,
-        "telephony_session_id": record.telephony_session_id,
-        "start_time": record.start_time,
-        "duration_seconds": record.duration,
-        "direction": direction,
-        "external_number": normalise_number(external.phone_number),
-        "extension_number": normalise_number(internal.phone_number),
-        "extension": internal.extension_number,
-        "extension_id": record.extension_id or internal.extension_id,
-        "staff_name": internal.name,
-        "recording_type": recording.type,
-        "content_uri": recording.content_uri,
-        "provider_expires_at": record.start_time + PROVIDER_RETENTION,
-        "first_seen_at": now,
-        "last_synced_at": now,
-    }
-    for name, limit in _LIMITS:  # the provider's text is not ours to trust with a length
-        value = row[name]
+    values: list[Any] = [
+        provider,
+        record.id,
+        recording.id,
+        record.session_id,
+        record.telephony_session_id,
+        record.start_time,
+        record.duration,
+        record.direction if record.direction in DIRECTIONS else None,
+        normalise_number(external.phone_number),
+        normalise_number(internal.phone_number),
+        internal.extension_number,
+        record.extension_id or internal.extension_id,
+        internal.name,
+        recording.type,
+        recording.content_uri,
+        record.start_time + PROVIDER_RETENTION,
+        now,
+        now,
+    ]
+    for index, limit in _LIMITS:  # the provider's text is not ours to trust with a length
+        value = values[index]
         if value is not None and len(value) > limit:
-            row[name] = value[:limit]
-    return row
+            values[index] = value[:limit]
+    return values
 
 
 class RecordingBatch:
-    """Call-log records turned into upsert parameters as each page arrives, until they are stored.
+    """Call-log records turned into upsert parameters one by one as they arrive, until stored.
 
-    Converting at once lets the page's record objects go (holding thousands of them between commits
-    makes Python's garbage collector walk them again and again), and the driver's parameters are
-    all that is kept. A recording id seen twice keeps its latest row (PostgreSQL refuses to update
-    one row twice in a statement).
+    Converting at once lets each record object go: holding thousands of them between commits makes
+    Python's garbage collector walk the whole heap again and again, which costs more than storing
+    them. A recording id seen twice keeps its latest row (PostgreSQL refuses to update one row
+    twice in a statement). ``now`` is the batch's "first seen" and "last synced" time.
     """
 
-    def __init__(self, dialect: Dialect, provider: str) -> None:
+    def __init__(self, dialect: Dialect, provider: str, now: datetime) -> None:
         self.provider = provider
+        self.now = now
         self._upsert = _upsert_for(dialect)
+        self._memo: dict[int, tuple[Any, Any]] = {}
         self._positions: dict[str, int] = {}
         self._parameters: list[Any] = []
         self.records = 0
@@ -112,22 +121,31 @@ class RecordingBatch:
         self.oldest: datetime | None = None
         """The earliest start time among them."""
 
-    def add(self, records: Sequence[CallLogRecord], now: datetime) -> None:
-        """Convert ``records`` (their ``recording``-less ones are counted, not stored)."""
-        if not records:
-            return
-        rows = [row for row in (recording_row(r, provider=self.provider, now=now) for r in records) if row]
-        for row, parameters in zip(rows, self._upsert.parameters(rows), strict=True):
-            recording_id = row["provider_recording_id"]
-            position = self._positions.get(recording_id)
-            if position is None:
-                self._positions[recording_id] = len(self._parameters)
-                self._parameters.append(parameters)
-            else:
-                self._parameters[position] = parameters
-        self.records += len(records)
-        oldest = min(r.start_time for r in records)
-        self.oldest = oldest if self.oldest is None else min(self.oldest, oldest)
+    def add(self, record: CallLogRecord) -> None:
+        """Convert one record (one without a recording is counted, not stored)."""
+        self.records += 1
+        if self.oldest is None or record.start_time < self.oldest:
+            self.oldest = record.start_time
+        values = _row_values(record, self.provider, self.now)
+        if values is not None:
+            self._add_values(values)
+
+    def add_row(self, row: Mapping[str, Any]) -> None:
+        """Add a row made by ``recording_row`` (of this batch's provider)."""
+        self.records += 1
+        if self.oldest is None or row["start_time"] < self.oldest:
+            self.oldest = row["start_time"]
+        self._add_values([row[name] for name in ROW_COLUMNS])
+
+    def _add_values(self, values: list[Any]) -> None:
+        recording_id = values[_RECORDING_ID]
+        parameters = self._upsert.convert(values, self._memo)
+        position = self._positions.get(recording_id)
+        if position is None:
+            self._positions[recording_id] = len(self._parameters)
+            self._parameters.append(parameters)
+        else:
+            self._parameters[position] = parameters
 
     def store(self, session: Session) -> int:
         """Upsert the batch in one statement; return how many recordings were new to the catalogue."""
@@ -143,21 +161,15 @@ class RecordingBatch:
         return len(ids) - known
 
 
-def upsert_recordings(session: Session, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert or refresh catalogue ``rows`` (from ``recording_row``, one provider); return how many were new."""
+def upsert_recordings(session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Store ``rows`` from ``recording_row`` (one provider) in one statement, in the caller's
+    transaction; return how many were new to the catalogue. The sync does the same a batch at a time."""
     if not rows:
         return 0
-    upsert = _upsert_for(session.get_bind().dialect)
-    provider = rows[0]["provider"]
-    unique = list({row["provider_recording_id"]: row for row in rows}.values())
-    connection = session.connection()
-    known = connection.execute(
-        select(func.count()).select_from(_TABLE).where(
-            _TABLE.c.provider == provider,
-            _TABLE.c.provider_recording_id.in_([row["provider_recording_id"] for row in unique]))
-    ).scalar_one()
-    connection.exec_driver_sql(upsert.sql, upsert.parameters(unique))
-    return len(unique) - known
+    batch = RecordingBatch(session.get_bind().dialect, rows[0]["provider"], rows[0]["last_synced_at"])
+    for row in rows:
+        batch.add_row(row)
+    return batch.store(session)
 
 
 def _upsert_for(dialect: Dialect) -> _Upsert:
@@ -186,33 +198,37 @@ class _Upsert:
                 index_elements=list(_KEY), set_={name: lite.excluded[name] for name in _REFRESHED})
         else:  # pragma: no cover - callgov runs on SQLite and PostgreSQL only
             raise NotImplementedError(f"no upsert for the {dialect.name} dialect")
-        compiled = statement.compile(dialect=dialect, column_keys=list(_ROW_COLUMNS), for_executemany=True)
+        compiled = statement.compile(dialect=dialect, column_keys=list(ROW_COLUMNS), for_executemany=True)
         self.sql = compiled.string
-        self.names: tuple[str, ...] = tuple(compiled.positiontup or ()) if compiled.positional else _ROW_COLUMNS
-        self.positional = compiled.positional
+        self.positional = bool(compiled.positional)
+        names = tuple(compiled.positiontup or ()) if compiled.positional else ROW_COLUMNS
+        self.order = [ROW_COLUMNS.index(name) for name in names]
+        self.in_order = self.order == list(range(len(ROW_COLUMNS)))
         self.processors = [
-            (index, _fast_equivalent(processor)) for index, name in enumerate(self.names)
+            (index, _fast_equivalent(processor)) for index, name in enumerate(ROW_COLUMNS)
             if (processor := _TABLE.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
         ]
 
-    def parameters(self, rows: Sequence[dict[str, Any]]) -> list[Any]:
-        """The driver's parameters for ``rows``: tuples in placeholder order, or dicts by name."""
-        out: list[Any] = []
-        previous: list[Any] = [None] * len(self.names)
-        done: list[Any] = [None] * len(self.names)
-        for row in rows:
-            values = [row[name] for name in self.names]
-            for index, processor in self.processors:
-                value = values[index]
-                if value is None:
-                    continue
-                if value is previous[index]:  # the page's shared "now": convert it once
-                    values[index] = done[index]
-                else:
-                    previous[index] = value
-                    values[index] = done[index] = processor(value)
-            out.append(tuple(values) if self.positional else dict(zip(self.names, values, strict=True)))
-        return out
+    def convert(self, values: list[Any], memo: dict[int, tuple[Any, Any]]) -> Any:
+        """Driver parameters for a row's values in ``ROW_COLUMNS`` order (the list is reused): a tuple
+        in placeholder order, or a dictionary by name, each value through its column's bind processor.
+        ``memo`` remembers the last value converted per column, so a batch's shared "now" is
+        converted once."""
+        for index, processor in self.processors:
+            value = values[index]
+            if value is None:
+                continue
+            last = memo.get(index)
+            if last is not None and last[0] is value:
+                values[index] = last[1]
+            else:
+                values[index] = converted = processor(value)
+                memo[index] = (value, converted)
+        if not self.positional:
+            return dict(zip(ROW_COLUMNS, values, strict=True))
+        if self.in_order:
+            return tuple(values)
+        return tuple(values[i] for i in self.order)
 
 
 _SAMPLE_TIMES = (
@@ -253,13 +269,3 @@ def _parties(record: CallLogRecord) -> tuple[CallParty, CallParty]:
     return record.from_party, record.to_party
 
 
-def batched(records: Iterable[CallLogRecord], size: int) -> Iterator[list[CallLogRecord]]:
-    """``records`` in lists of ``size`` (the last may be shorter), pulled lazily."""
-    batch: list[CallLogRecord] = []
-    for record in records:
-        batch.append(record)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, bindparam, or_, select, union
+from sqlalchemy import ColumnElement, Integer, Select, bindparam, func, or_, select, union
 from sqlalchemy.orm import Session
 
 from engine import audit
@@ -197,7 +197,7 @@ def parse_criteria(
         except ValueError:
             problems["after"] = "This is not a page token from an earlier search"
     if problems:
-        raise InvalidInput("The search was not run: " + "; ".join(problems.values()), problems)
+        raise InvalidInput(f"The search was not run: correct the {', '.join(problems)}", problems)
     return SearchCriteria(e164, ext, date_from.astimezone(UTC) if date_from else None,
                           date_to.astimezone(UTC) if date_to else None, way), cursor
 
@@ -241,11 +241,33 @@ def _build_query(number: bool, extension: bool, direction: bool, date_from: bool
                  after: bool) -> Select[*tuple[Any, ...]]:
     # Building a statement with subqueries costs milliseconds of Python, far more than running it:
     # each shape is built once, with bound parameters, and SQLAlchemy caches its compiled form.
+    newest = (Recording.start_time.desc(), Recording.id.desc())
+    size = bindparam("size", type_=Integer())
+    if not number:
+        filters = _filters(extension, direction, date_from, date_to, after, steer=False)
+        return select(*_COLUMNS).where(*filters).order_by(*newest).limit(size)
+    filters = _filters(extension, direction, date_from, date_to, after, steer=True)
+    branches = [
+        select(*_COLUMNS).where(column == bindparam("number"), *filters).order_by(*newest).limit(size).subquery()
+        for column in (Recording.external_number, Recording.extension_number)
+    ]
+    both = union(*(select(branch) for branch in branches)).subquery()
+    return select(both).order_by(both.c.start_time.desc(), both.c.id.desc()).limit(size)
+
+
+def _filters(extension: bool, direction: bool, date_from: bool, date_to: bool, after: bool,
+             *, steer: bool) -> list[ColumnElement[bool]]:
+    """The conditions besides the number. With ``steer``, the extension and direction are compared
+    through ``coalesce`` so no index can serve them: a number is far more selective than either,
+    and SQLite, which keeps no statistics by default, would otherwise as soon walk an extension's
+    twenty-five thousand calls looking for one caller's."""
     filters: list[ColumnElement[bool]] = []
     if extension:
-        filters.append(Recording.extension == bindparam("extension"))
+        column = func.coalesce(Recording.extension, "") if steer else Recording.extension
+        filters.append(column == bindparam("extension"))
     if direction:
-        filters.append(Recording.direction == bindparam("direction"))
+        column = func.coalesce(Recording.direction, "") if steer else Recording.direction
+        filters.append(column == bindparam("direction"))
     if date_from:
         filters.append(Recording.start_time >= bindparam("date_from"))
     if date_to:
@@ -253,16 +275,7 @@ def _build_query(number: bool, extension: bool, direction: bool, date_from: bool
     if after:
         filters.append(Recording.start_time <= bindparam("after_time"))  # the bound an index range scan uses
         filters.append(or_(Recording.start_time < bindparam("after_time"), Recording.id < bindparam("after_id")))
-    newest = (Recording.start_time.desc(), Recording.id.desc())
-    size = bindparam("size", type_=Integer())
-    if not number:
-        return select(*_COLUMNS).where(*filters).order_by(*newest).limit(size)
-    branches = [
-        select(*_COLUMNS).where(column == bindparam("number"), *filters).order_by(*newest).limit(size).subquery()
-        for column in (Recording.external_number, Recording.extension_number)
-    ]
-    both = union(*(select(branch) for branch in branches)).subquery()
-    return select(both).order_by(both.c.start_time.desc(), both.c.id.desc()).limit(size)
+    return filters
 
 
 def _hit(row: Any, now: datetime) -> RecordingHit:

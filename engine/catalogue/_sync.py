@@ -7,15 +7,15 @@ calls logged late or changed after the last run are read again, and go up to now
 week fill RingCentral's pages of 1,000 (a day of a busy account is 1,100 records, so two pages,
 the second nearly empty): fewer requests in the Heavy group, which allows about ten a minute.
 
-Pages are upserted and committed together with the cursor: every page against RingCentral, whose
-rate limit spaces pages seconds apart, and every 5,000 records or 2 seconds when pages come
-faster (a commit with nine indexes to write back costs far more than a row, and larger batches keep
-the sync within half again of the time spent fetching). Nothing is held in an open transaction
-while waiting for the network. Pages arrive newest first, so the cursor is simply "everything in
-this window from ``window_resume_to`` on is stored"; after a crash the next run reads the rest of
-the window and goes on. This is sturdier than saving the provider's next-page link, which shifts
-as calls arrive and cannot be replayed with a new token. A lease on the state row keeps a
-scheduler job and a CLI run from syncing at the same time.
+Records are upserted and committed together with the cursor every 2 seconds or 10,000 records,
+whichever comes first: in practice every page against RingCentral, whose rate limit spaces pages
+seconds apart, and larger batches when pages come fast (a commit writes back pages of the table
+and its seven indexes, which costs far more than a row). A crash loses only what was read since
+the last commit, and no transaction is held open while waiting for the network. Records arrive
+newest first, so the cursor is simply "everything in this window from ``window_resume_to`` on is
+stored"; after a crash the next run reads the rest of the window and goes on. This is sturdier
+than saving the provider's next-page link, which shifts as calls arrive and cannot be replayed with
+a new token. A lease on the state row keeps a scheduler job and a CLI run from syncing at once.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from connectors.telephony import CallLogRecord, TelephonyError, TelephonyProvider
-from engine.catalogue._rows import PROVIDER_RETENTION, RecordingBatch, batched
+from engine.catalogue._rows import PROVIDER_RETENTION, RecordingBatch
 from engine.clock import Clock, SystemClock
 from engine.db import Database
 from engine.errors import CallgovError, Conflict
@@ -134,7 +134,7 @@ class CatalogueSync:
         overlap: timedelta = timedelta(hours=2),
         history: timedelta = PROVIDER_RETENTION,
         page_size: int = 1000,
-        commit_every: int = 5000,
+        commit_every: int = 10_000,
         commit_interval: float = 2.0,
         lease: timedelta = timedelta(minutes=15),
         timer: Callable[[], float] = time.monotonic,
@@ -178,14 +178,14 @@ class CatalogueSync:
         try:
             finished = False
             while not finished:
-                batch = RecordingBatch(self.db.engine.dialect, self.provider)
+                batch = self._batch()
                 last_commit = self._timer()
-                for page in self._pages(cursor):
-                    batch.add(page, self.clock.now())
-                    read_here += len(page)
+                for record in self._records(cursor):
+                    batch.add(record)
+                    read_here += 1
                     if batch.records >= self.commit_every or self._timer() - last_commit >= self.commit_interval:
                         commit(batch, end_of_window=False)
-                        batch, last_commit = RecordingBatch(self.db.engine.dialect, self.provider), self._timer()
+                        batch, last_commit = self._batch(), self._timer()
                 finished = commit(batch, end_of_window=True)
         except BaseException as error:
             self._fail(error)
@@ -244,14 +244,16 @@ class CatalogueSync:
 
     # -- a run, batch by batch ------------------------------------------------------------------
 
-    def _pages(self, cursor: _Cursor) -> Iterator[list[CallLogRecord]]:
-        """The unread part of the current window, as lists of up to ``page_size`` records."""
+    def _records(self, cursor: _Cursor) -> Iterator[CallLogRecord]:
+        """The unread part of the current window, newest first, fetched a page at a time."""
         read_to = cursor.resume_to or cursor.window_to
         if read_to <= cursor.window_from:
             return iter([])
-        records = self.telephony.iter_call_log(cursor.window_from, read_to, recording_type="All",
-                                               per_page=self.page_size)
-        return batched(records, self.page_size)
+        return self.telephony.iter_call_log(cursor.window_from, read_to, recording_type="All",
+                                            per_page=self.page_size)
+
+    def _batch(self) -> RecordingBatch:
+        return RecordingBatch(self.db.engine.dialect, self.provider, self.clock.now())
 
     def _commit(self, cursor: _Cursor, batch: RecordingBatch, *, end_of_window: bool) -> bool:
         """Store ``batch`` and move the cursor past it, in one transaction; at the end of a window

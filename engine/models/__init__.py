@@ -2,6 +2,7 @@
 
 from engine.models.audit import AuditEvent
 from engine.models.definitions import DefinitionVersion, ProcessDefinition
+from engine.models.governance import DefinitionDraft, PublicationRequest
 from engine.models.instances import CaseCounter, ProcessInstance
 from engine.models.messages import MessageStart, MessageSubscription, UndeliveredMessage
 from engine.models.recording import CatalogueSyncState, Recording
@@ -16,6 +17,7 @@ __all__ = [
     "AuditEvent",
     "CaseCounter",
     "CatalogueSyncState",
+    "DefinitionDraft",
     "DefinitionVersion",
     "DisclosurePackage",
     "DisclosureRecord",
@@ -25,6 +27,7 @@ __all__ = [
     "MessageSubscription",
     "ProcessDefinition",
     "ProcessInstance",
+    "PublicationRequest",
     "Recording",
     "ReleaseRecording",
     "SchedulerJob",

@@ -19,7 +19,12 @@ class HumanTask(Base):
     """
 
     __tablename__ = "human_task"
-    __table_args__ = (Index("ix_human_task_due_at", "due_at"),)
+    __table_args__ = (
+        Index("ix_human_task_due_at", "due_at"),
+        # The inbox's orderings, so a user who may do tens of thousands of tasks gets a page without a sort.
+        Index("ix_human_task_due_order", "due_order", "created_at", "id"),
+        Index("ix_human_task_created_at", "created_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     """SpiffWorkflow's task id (a UUID)."""
@@ -36,6 +41,8 @@ class HumanTask(Base):
     case_started_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    due_order: Mapped[datetime] = mapped_column(UTCDateTime())
+    """``due_at``, or the far future for tasks without one: the inbox sorts on it through an index."""
 
     candidate_roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     """The roles whose holders may do this task (also in ``task_candidate``, which the inbox queries)."""

@@ -32,8 +32,10 @@ from engine.catalogue import (
     CatalogueSyncFailed,
     Page,
     SyncProgress,
+    recording_row,
     search_recordings,
     sync_job,
+    upsert_recordings,
 )
 from engine.cli_recordings import UKDateTime, recordings
 from engine.clock import FakeClock
@@ -194,6 +196,37 @@ def test_running_again_adds_nothing_and_refreshes_what_changed(
     assert row.first_seen_at == clock.now() - timedelta(minutes=10) and row.last_synced_at == clock.now()
 
 
+def test_provider_text_is_cut_to_fit_and_a_repeated_recording_keeps_its_last_row(
+    database: Database, clock: FakeClock, fake: FakeTelephony,
+) -> None:
+    record = fake.add_call(clock.now() - timedelta(hours=1))
+    long_name = replace(record, to_party=replace(record.to_party, name="Ll" * 150))
+    changed = replace(record, duration=7)
+    rows_ = [recording_row(r, provider="ringcentral", now=clock.now()) for r in (long_name, changed, long_name)]
+    with database.transaction() as session:
+        new = upsert_recordings(session, [row for row in rows_ if row])
+
+    [row] = rows(database)
+    assert new == 1 and row.staff_name == "Ll" * 100 and row.duration_seconds == 60
+    assert recording_row(replace(record, recording=None), provider="ringcentral", now=clock.now()) is None
+
+
+def test_commits_come_every_so_many_records_or_seconds(
+    database: Database, clock: FakeClock, fake: FakeTelephony, make_sync: Callable[..., CatalogueSync],
+) -> None:
+    for n in range(30):
+        fake.add_call(clock.now() - timedelta(hours=n + 1))
+    by_count: list[SyncProgress] = []
+    make_sync(fake, commit_every=12).run(progress=by_count.append)
+    assert [p.records for p in by_count] == [12, 24, 30]
+
+    ticks = iter(range(0, 10_000, 3))  # every look at the timer is three seconds later
+    by_time: list[SyncProgress] = []
+    make_sync(fake, commit_interval=2.0, timer=lambda: float(next(ticks))).run(full=True, progress=by_time.append)
+    assert [p.records for p in by_time] == [*range(1, 31), 30]  # a commit per record, then the run's end
+    assert by_time[-1].fraction == 1.0 and by_count[0].fraction < 1.0
+
+
 def test_every_request_names_its_window_and_the_windows_tile_the_run(
     clock: FakeClock, fake: FakeTelephony, calls: list[CallLogRecord], make_sync: Callable[..., CatalogueSync],
 ) -> None:
@@ -217,7 +250,7 @@ def test_a_crashed_sync_resumes_where_it_stopped_without_duplicates(
     crashing = SpyTelephony(fake, fail_after=25)
 
     with pytest.raises(CatalogueSyncFailed, match="next sync resumes"):
-        make_sync(crashing, page_size=10, commit_interval=0).run()
+        make_sync(crashing, page_size=10, commit_every=10).run()
 
     cursor = state(database)
     assert len(rows(database)) == 20 == cursor.run_records  # two whole pages committed, the third lost
@@ -226,7 +259,7 @@ def test_a_crashed_sync_resumes_where_it_stopped_without_duplicates(
     assert cursor.synced_until is not None and cursor.synced_until <= base
 
     spy = SpyTelephony(fake)
-    report = make_sync(spy, page_size=10, commit_interval=0).run()
+    report = make_sync(spy, page_size=10, commit_every=10).run()
 
     assert report.resumed and report.new == 57 and len(rows(database)) == 57
     assert spy.requests[0][:2] == (cursor.window_from, cursor.window_resume_to)
@@ -459,6 +492,8 @@ def test_bad_input_is_refused_field_by_field_and_not_audited(
 def cli(database: Database, clock: FakeClock, fake: FakeTelephony) -> Callable[..., Any]:
     """Run ``callgov recordings ...`` on the test database, with the fake provider configured."""
     facade = Callgov(database, clock=clock, services=SimpleNamespace(telephony=fake))
+    facade.add_user("dana", roles=["dpo"], password="correct horse battery staple")
+    facade.add_user("sam", roles=["staff"], password="correct horse battery staple")
     runner = CliRunner()
 
     def run(*args: str) -> Any:
@@ -490,6 +525,8 @@ def test_the_command_line_names_bad_fields(cli: Callable[..., Any], calls: list[
     assert refused.exit_code == 1 and set(json.loads(refused.output)["problems"]) == {"number"}
     unreadable = cli("search", "--user", "dana", "--from", "yesterday")
     assert unreadable.exit_code == 2 and "not a date and time" in unreadable.output
+    refused = cli("search", "--user", "sam", "--number", "07700 900123", "--json")
+    assert refused.exit_code == 1 and json.loads(refused.output)["error"] == "PermissionDenied"
 
 
 @pytest.mark.parametrize(

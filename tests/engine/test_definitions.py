@@ -102,6 +102,8 @@ def test_every_problem_is_listed_with_its_element(callgov: Callgov) -> None:
     (HEAD.encode() + b'<bpmn:process id="p" isExecutable="true"><bpmn:bogus id="b"/></bpmn:process>'
      b"</bpmn:definitions>", "Not valid BPMN 2.0"),
     (b" " * (6 * 1024 * 1024), "MB"),
+    (GOOD.decode().encode("utf-16"), "UTF-8"),
+    (GOOD.replace(b'targetRef="end"', b'targetRef="nowhere"'), "points to 'nowhere'"),
 ])
 def test_hostile_or_broken_files_are_refused_plainly(callgov: Callgov, content: bytes, expected: str) -> None:
     found = problems_of(callgov, content)

@@ -167,3 +167,17 @@ def test_task_without_questions_has_a_done_button(sign_in_as: Signer, world: Wor
     send = web_callgov.instance("REV-2026-00001").ready_tasks[0]
     page = text(sign_in_as("helpdesk").get(f"/tasks/{send.id}"))
     assert "Sent on" in page and 'type="datetime-local"' in page
+
+
+def test_inbox_has_next_and_previous_pages(sign_in_as: Signer, world: World, monkeypatch) -> None:
+    import engine.queries
+
+    monkeypatch.setattr(engine.queries, "INBOX_PAGE", 1)
+    client = sign_in_as("sam")
+    client.application.extensions["callgov"].start("review", user="sam")  # a second task for sam
+    first = client.get("/tasks?sort=oldest").get_data(as_text=True)
+    assert 'rel="next"' in first and 'rel="prev"' not in first
+    second = client.get("/tasks?sort=oldest&page=2").get_data(as_text=True)
+    assert 'rel="prev"' in second and "Page 2" in second
+    assert "sort=oldest" in second.split('rel="prev"')[0].rsplit("href=", 1)[-1]
+    assert client.get("/tasks?page=abc").status_code == 200

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 04:40:15.423312
+Create Date: 2026-11-30 05:09:59.238042
 """
 
 from __future__ import annotations
@@ -267,6 +267,21 @@ def upgrade() -> None:
     with op.batch_alter_table('user_role', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_user_role_role'), ['role'], unique=False)
 
+    op.create_table('definition_draft',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('process_id', sa.String(length=200), nullable=False),
+    sa.Column('bpmn_xml', sa.Text(), nullable=False),
+    sa.Column('filename', sa.String(length=300), nullable=False),
+    sa.Column('problems', sa.JSON(), nullable=False),
+    sa.Column('version_id', sa.Integer(), nullable=True),
+    sa.Column('created_by', sa.String(length=80), nullable=False),
+    sa.Column('created_at', engine.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['version_id'], ['definition_version.id'], name=op.f('fk_definition_draft_version_id_definition_version')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_definition_draft'))
+    )
+    with op.batch_alter_table('definition_draft', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_definition_draft_process_id'), ['process_id'], unique=False)
+
     op.create_table('message_start',
     sa.Column('message_name', sa.String(length=200), nullable=False),
     sa.Column('process_id', sa.String(length=200), nullable=False),
@@ -299,6 +314,25 @@ def upgrade() -> None:
         batch_op.create_index('ix_process_instance_started_by_started_at', ['started_by', 'started_at'], unique=False)
         batch_op.create_index('ix_process_instance_status_process', ['status', 'process_id'], unique=False)
 
+    op.create_table('publication_request',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('version_id', sa.Integer(), nullable=False),
+    sa.Column('process_id', sa.String(length=200), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('author', sa.String(length=80), nullable=False),
+    sa.Column('summary', sa.Text(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('requested_at', engine.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('reviewer', sa.String(length=80), nullable=True),
+    sa.Column('decided_at', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('note', sa.Text(), nullable=False),
+    sa.ForeignKeyConstraint(['version_id'], ['definition_version.id'], name=op.f('fk_publication_request_version_id_definition_version')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_publication_request'))
+    )
+    with op.batch_alter_table('publication_request', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_publication_request_process_id'), ['process_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_publication_request_version_id'), ['version_id'], unique=False)
+
     op.create_table('start_timer',
     sa.Column('process_id', sa.String(length=200), nullable=False),
     sa.Column('element_id', sa.String(length=200), nullable=False),
@@ -326,12 +360,15 @@ def upgrade() -> None:
     sa.Column('case_started_by', sa.String(length=80), nullable=False),
     sa.Column('created_at', engine.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('due_at', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('due_order', engine.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('candidate_roles', sa.JSON(), nullable=False),
     sa.ForeignKeyConstraint(['instance_id'], ['process_instance.id'], name=op.f('fk_human_task_instance_id_process_instance'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_human_task'))
     )
     with op.batch_alter_table('human_task', schema=None) as batch_op:
+        batch_op.create_index('ix_human_task_created_at', ['created_at', 'id'], unique=False)
         batch_op.create_index('ix_human_task_due_at', ['due_at'], unique=False)
+        batch_op.create_index('ix_human_task_due_order', ['due_order', 'created_at', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_human_task_instance_id'), ['instance_id'], unique=False)
 
     op.create_table('message_subscription',
@@ -437,13 +474,20 @@ def downgrade() -> None:
     op.drop_table('message_subscription')
     with op.batch_alter_table('human_task', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_human_task_instance_id'))
+        batch_op.drop_index('ix_human_task_due_order')
         batch_op.drop_index('ix_human_task_due_at')
+        batch_op.drop_index('ix_human_task_created_at')
 
     op.drop_table('human_task')
     with op.batch_alter_table('start_timer', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_start_timer_due_at'))
 
     op.drop_table('start_timer')
+    with op.batch_alter_table('publication_request', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_publication_request_version_id'))
+        batch_op.drop_index(batch_op.f('ix_publication_request_process_id'))
+
+    op.drop_table('publication_request')
     with op.batch_alter_table('process_instance', schema=None) as batch_op:
         batch_op.drop_index('ix_process_instance_status_process')
         batch_op.drop_index('ix_process_instance_started_by_started_at')
@@ -451,6 +495,10 @@ def downgrade() -> None:
 
     op.drop_table('process_instance')
     op.drop_table('message_start')
+    with op.batch_alter_table('definition_draft', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_definition_draft_process_id'))
+
+    op.drop_table('definition_draft')
     with op.batch_alter_table('user_role', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_user_role_role'))
 

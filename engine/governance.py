@@ -14,7 +14,6 @@ person who saved the version — as reviewer, whatever the caller.
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -27,12 +26,12 @@ from engine import definitions as defs
 from engine.bpmn.compiler import BPMN_NS
 from engine.bpmn.parser import XmlRefused, read_bpmn_xml
 from engine.errors import Conflict, DefinitionInvalid, InvalidInput, NotFound, PermissionDenied, Problem
+from engine.facade_parts import FacadeParts
 from engine.models import DefinitionDraft, DefinitionVersion, ProcessDefinition, PublicationRequest
 from engine.views import Person
 
 if TYPE_CHECKING:
-    from engine.clock import Clock
-    from engine.db import Database
+    pass
 
 GOVERNANCE = "governance"
 
@@ -124,21 +123,8 @@ class Review:
     changes: tuple[ElementChange, ...]
 
 
-class GovernanceMixin:
+class GovernanceMixin(FacadeParts):
     """Facade methods for governance staff (role ``governance``); mixed into ``Callgov``."""
-
-    if TYPE_CHECKING:
-        db: Database
-        clock: Clock
-        specs: defs.SpecCache
-
-        def _tx(self) -> AbstractContextManager[Session]: ...
-
-        def _active_user(self, session: Session, username: str) -> Person: ...
-
-        def _audit(self, session: Session, action: str, actor: str, **fields: Any) -> None: ...
-
-        def _schedule_starts(self, s: Session, version_id: int) -> None: ...
 
     def save_draft(self, process_id: str, content: bytes, *, user: str, filename: str = "") -> DraftSaved:
         """Check ``content`` exactly as deploy does and keep it as a draft of ``process_id``.

@@ -25,7 +25,6 @@ import re
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -38,16 +37,13 @@ from sqlalchemy.orm import Session
 from engine.bpmn.compiler import CompiledDefinition
 from engine.bpmn.messages import Subscription, as_received, checked_payload, correlation_text, message_event
 from engine.errors import CallgovError, InvalidInput, NotFound, PermissionDenied, WorkflowFailed
+from engine.facade_parts import FacadeParts
 from engine.instances import KEPT, SUBSCRIPTIONS, Snapshot, load_case
 from engine.models import MessageStart
 from engine.views import json_ready
 
 if TYPE_CHECKING:
-    from engine import definitions as defs
-    from engine.clock import Clock
-    from engine.db import Database
-    from engine.instances import InstanceRunner
-    from engine.views import InstanceView, Person
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -190,24 +186,8 @@ def _kept_view(row: Any) -> KeptMessage:
                        row.sender, row.source_case_ref, row.attempts, row.last_attempt_at, row.last_error)
 
 
-class MessagesMixin:
+class MessagesMixin(FacadeParts):
     """The facade's message use cases (mixed into ``Callgov``)."""
-
-    if TYPE_CHECKING:
-        db: Database
-        clock: Clock
-        specs: defs.SpecCache
-
-        def _tx(self) -> AbstractContextManager[Session]: ...
-
-        def _runner(self, session: Session) -> InstanceRunner: ...
-
-        def _audit(self, session: Session, action: str, actor: str, **fields: Any) -> None: ...
-
-        def _active_user(self, session: Session, username: str) -> Person: ...
-
-        def _start_case(self, s: Session, process_id: str, starter: str, data: Mapping[str, Any] | None, *,
-                        entry: str | None = None, detail: Mapping[str, Any] | None = None) -> InstanceView: ...
 
     def _init_messages(self) -> None:
         self._follow_on = threading.local()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -24,6 +23,7 @@ from engine import definitions as defs
 from engine import users as people
 from engine.access import may_do_task, may_view_case
 from engine.errors import InvalidInput, NotFound, PermissionDenied
+from engine.facade_parts import FacadeParts
 from engine.forms import FormSpec
 from engine.models import (
     DefinitionVersion,
@@ -37,8 +37,6 @@ from engine.models import (
 from engine.models.throttle import SignInThrottle
 
 if TYPE_CHECKING:
-    from engine.clock import Clock
-    from engine.db import Database
     from engine.facade import InstanceView, Person
 
 ACCESS_ACTIONS = frozenset({"user.login", "user.login_failed", "user.logout", "access.denied"})
@@ -164,24 +162,13 @@ class TaskConflict:
     at: datetime | None = None
 
 
-class QueriesMixin:
+class QueriesMixin(FacadeParts):
     """Read models and administration use cases for the web UI (mixed into ``Callgov``)."""
 
     account_throttle = ThrottlePolicy(max_failures=5, window=timedelta(minutes=15), lockout=timedelta(minutes=15))
     """Failed sign-ins to one account that lock it for a while (whoever tries)."""
     address_throttle = ThrottlePolicy(max_failures=20, window=timedelta(minutes=15), lockout=timedelta(minutes=15))
     """Failed sign-ins from one client address (an office shares one) that lock that address."""
-
-    if TYPE_CHECKING:
-        db: Database
-        clock: Clock
-        specs: defs.SpecCache
-
-        def _tx(self) -> AbstractContextManager[Session]: ...
-
-        def _active_user(self, session: Session, username: str) -> Person: ...
-
-        def instance(self, ref: str | int, *, user: str | None = None) -> InstanceView: ...
 
     # -- signing in ------------------------------------------------------------------------------
 

@@ -17,7 +17,6 @@ import secrets
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
@@ -28,18 +27,16 @@ from sqlalchemy.orm import Session
 from engine.access import may_do_task
 from engine.catalogue import Page, search_recordings
 from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from engine.facade_parts import FacadeParts
 from engine.instances import Snapshot, WorkflowSummary, load_case, task_view
 from engine.models import HumanTask, ProcessInstance
 from engine.models.recording import Recording
 from engine.models.releases import DisclosurePackage, DisclosureRecord, ListeningGrant, ReleaseRecording
 from engine.roles import AUTHORISER_ROLES
-from engine.views import InstanceView, Person, json_ready
+from engine.views import InstanceView, json_ready
 
 if TYPE_CHECKING:
-    from engine import definitions as defs
-    from engine.clock import Clock
-    from engine.db import Database
-    from engine.instances import CaseRecord, InstanceRunner
+    pass
 
 RELEASE_PROCESS = "recording_release"
 SEARCH_ROLES = AUTHORISER_ROLES | {"it_helpdesk"}
@@ -191,25 +188,8 @@ class PackageDownload:
         _close(self.chunks)
 
 
-class ReleasesMixin:
+class ReleasesMixin(FacadeParts):
     """Release use cases (mixed into ``Callgov``)."""
-
-    if TYPE_CHECKING:
-        db: Database
-        clock: Clock
-        services: Any
-        specs: defs.SpecCache
-
-        def _tx(self) -> AbstractContextManager[Session]: ...
-
-        def _active_user(self, session: Session, username: str) -> Person: ...
-
-        def _audit(self, session: Session, action: str, actor: str, **fields: Any) -> None: ...
-
-        def _runner(self, session: Session) -> InstanceRunner: ...
-
-        def _view(self, session: Session, case: CaseRecord, summary: WorkflowSummary, process_name: str,
-                  version: int, ready: Any = None, history: Any = None) -> InstanceView: ...
 
     # -- listening -------------------------------------------------------------------------------
 

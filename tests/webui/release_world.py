@@ -41,7 +41,8 @@ from engine.models.releases import ReleaseRecording
 from engine.operations import OperationRegistry
 from tests.conftest import PASSWORD, create_schema
 from tests.webui.conftest import CHEAP_HASHER, PEOPLE
-from tests.workflows.conftest import RELEASE_BPMN, SIM_NOW, recorded_calls, started
+from tests.workflows.conftest import RELEASE_BPMN, SIM_NOW, recorded_calls
+from tests.workflows.helpers import POLICE, request_form  # noqa: F401  (re-exported for the web tests)
 from workflows.operations import register
 
 
@@ -70,26 +71,6 @@ class ReleaseWorld:
     token: str
     other_recording: int
     """A recording no case concerns."""
-
-
-POLICE: dict[str, Any] = {
-    "reason": "crime", "lawful_basis": "dpa_crime", "third_party": "yes",
-    "purpose": "Evidence of threats made to staff, for a criminal investigation",
-    "third_party_details": "North Wales Police, investigating threats made on the call",
-    "recipient_name": "Gwen Parry", "recipient_job_title": "Detective Constable",
-    "recipient_organisation": "North Wales Police", "recipient_email": "gwen.parry@police.example",
-    "officer_rank": "DC 1234 Gwen Parry", "authorising_officer": "Inspector Huw Ellis",
-    "incident_reference": "NWP-2026-000123", "delivery_method": "link_to_recipient",
-}
-
-
-def request_form(call: SimCall, **overrides: Any) -> dict[str, Any]:
-    """The request form for ``call``: its number and an hour either side, for training by default."""
-    start = started(call)
-    return {"phone_number": call.external, "call_from": (start - timedelta(hours=1)).isoformat(),
-            "call_to": (start + timedelta(hours=1)).isoformat(), "reason": "training_quality",
-            "purpose": "Training new advisers in handling difficult calls", "lawful_basis": "legitimate_interests",
-            "third_party": "no", **overrides}
 
 
 def release_operations() -> OperationRegistry:

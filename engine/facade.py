@@ -23,6 +23,7 @@ from engine import definitions as defs
 from engine import users as people
 from engine.access import may_do_task
 from engine.bpmn.serializer import StateSerializer
+from engine.breaches import BreachesMixin
 from engine.clock import Clock, SystemClock
 from engine.db import Database
 from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -95,7 +96,7 @@ _HISTORY_OF_CASE = select(TaskHistory.__table__).where(
     TaskHistory.instance_id == bindparam("instance_id")).order_by(TaskHistory.at, TaskHistory.id)
 
 
-class Callgov(QueriesMixin, messages.MessagesMixin, ReleasesMixin, GovernanceMixin):
+class Callgov(QueriesMixin, messages.MessagesMixin, ReleasesMixin, BreachesMixin, GovernanceMixin):
     """The engine facade."""
 
     def __init__(self, db: Database, *, clock: Clock | None = None, operations: OperationRegistry | None = None,

@@ -1,4 +1,4 @@
-"""What the facade's mixins (queries, messages, releases, governance) use of ``Callgov``.
+"""What the facade's mixins (queries, messages, releases, governance, breaches) use of ``Callgov``.
 
 The mixins keep each audience's use cases in a module of its own; this base declares, for type
 checkers only, the parts of ``Callgov`` they call, so each mixin need not repeat them.
@@ -48,3 +48,7 @@ class FacadeParts:
         def _schedule_starts(self, s: Session, version_id: int) -> None: ...
 
         def instance(self, ref: str | int, *, user: str | None = None) -> InstanceView: ...
+
+        def start(self, process_id: str, *, user: str, data: Mapping[str, Any] | None = None) -> InstanceView: ...
+
+        def complete_task(self, task_id: str, *, user: str, data: Mapping[str, Any]) -> InstanceView: ...

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from engine.config import Settings
 from engine.operations import OperationRegistry
-from workflows import release
+from workflows import breach, release
 
 
 def register(registry: OperationRegistry, settings: Settings) -> None:
     """Register every operation of the shipped processes on ``registry``."""
     release.register(registry, settings)
+    breach.register(registry, settings)

@@ -1,6 +1,7 @@
 """The callgov tables. Importing this package registers every model on ``engine.db.Base``."""
 
 from engine.models.audit import AuditEvent
+from engine.models.breaches import BreachHold, BreachRecord, BreachReporter, BreachTrigger
 from engine.models.definitions import DefinitionVersion, ProcessDefinition
 from engine.models.governance import DefinitionDraft, PublicationRequest
 from engine.models.instances import CaseCounter, ProcessInstance
@@ -15,6 +16,10 @@ from engine.models.users import User, UserRole
 
 __all__ = [
     "AuditEvent",
+    "BreachHold",
+    "BreachRecord",
+    "BreachReporter",
+    "BreachTrigger",
     "CaseCounter",
     "CatalogueSyncState",
     "DefinitionDraft",

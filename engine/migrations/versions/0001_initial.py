@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-30 05:09:59.238042
+Create Date: 2026-11-30 05:32:51.975107
 """
 
 from __future__ import annotations
@@ -38,6 +38,90 @@ def upgrade() -> None:
         batch_op.create_index('ix_audit_event_actor_seq', ['actor', 'seq'], unique=False)
         batch_op.create_index('ix_audit_event_case_ref_seq', ['case_ref', 'seq'], unique=False)
         batch_op.create_index('ix_audit_event_recording_id_seq', ['recording_id', 'seq'], unique=False)
+
+    op.create_table('breach_hold',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('case_ref', sa.String(length=40), nullable=False),
+    sa.Column('recording_id', sa.Integer(), nullable=False),
+    sa.Column('placed_by', sa.String(length=80), nullable=False),
+    sa.Column('placed_at', engine.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('released_at', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_breach_hold')),
+    sa.UniqueConstraint('case_ref', 'recording_id', name=op.f('uq_breach_hold_case_ref_recording_id'))
+    )
+    with op.batch_alter_table('breach_hold', schema=None) as batch_op:
+        batch_op.create_index('ix_breach_hold_recording', ['recording_id', 'released_at'], unique=False)
+
+    op.create_table('breach_register',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('case_ref', sa.String(length=40), nullable=False),
+    sa.Column('source', sa.String(length=40), nullable=False),
+    sa.Column('subject_username', sa.String(length=80), nullable=True),
+    sa.Column('summary', sa.Text(), nullable=True),
+    sa.Column('opened_at', engine.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('discovered_at', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('classification', sa.String(length=20), nullable=True),
+    sa.Column('serious', sa.Boolean(), nullable=False),
+    sa.Column('triaged_by', sa.String(length=80), nullable=True),
+    sa.Column('triaged_at', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('aware_at', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('containment', sa.Text(), nullable=True),
+    sa.Column('risk_level', sa.String(length=20), nullable=True),
+    sa.Column('people_affected', sa.Integer(), nullable=True),
+    sa.Column('records_affected', sa.Integer(), nullable=True),
+    sa.Column('reportable', sa.Boolean(), nullable=True),
+    sa.Column('not_reported_reason', sa.Text(), nullable=True),
+    sa.Column('ico_reference', sa.String(length=100), nullable=True),
+    sa.Column('ico_reported_at', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('ico_late', sa.Boolean(), nullable=True),
+    sa.Column('late_reason', sa.Text(), nullable=True),
+    sa.Column('people_told_at', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('people_told_how', sa.Text(), nullable=True),
+    sa.Column('investigator', sa.String(length=80), nullable=True),
+    sa.Column('findings', sa.Text(), nullable=True),
+    sa.Column('disciplinary_referral', sa.Boolean(), nullable=True),
+    sa.Column('disciplinary_reference', sa.String(length=100), nullable=True),
+    sa.Column('recommendations', sa.Text(), nullable=True),
+    sa.Column('lessons_learned', sa.Text(), nullable=True),
+    sa.Column('closed_reason', sa.Text(), nullable=True),
+    sa.Column('closed_by', sa.String(length=80), nullable=True),
+    sa.Column('closed_at', engine.db.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_breach_register')),
+    sa.UniqueConstraint('case_ref', name=op.f('uq_breach_register_case_ref'))
+    )
+    with op.batch_alter_table('breach_register', schema=None) as batch_op:
+        batch_op.create_index('ix_breach_register_opened', ['opened_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_breach_register_subject_username'), ['subject_username'], unique=False)
+
+    op.create_table('breach_reporter',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('case_ref', sa.String(length=40), nullable=False),
+    sa.Column('username', sa.String(length=80), nullable=False),
+    sa.Column('anonymous', sa.Boolean(), nullable=False),
+    sa.Column('reported_at', engine.db.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_breach_reporter')),
+    sa.UniqueConstraint('case_ref', name=op.f('uq_breach_reporter_case_ref'))
+    )
+    with op.batch_alter_table('breach_reporter', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_breach_reporter_username'), ['username'], unique=False)
+
+    op.create_table('breach_trigger',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('case_ref', sa.String(length=40), nullable=False),
+    sa.Column('kind', sa.String(length=40), nullable=False),
+    sa.Column('subject_username', sa.String(length=80), nullable=True),
+    sa.Column('recording_id', sa.Integer(), nullable=True),
+    sa.Column('at', engine.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('raised_by', sa.String(length=120), nullable=False),
+    sa.Column('joined', sa.Boolean(), nullable=False),
+    sa.Column('detail', sa.JSON(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_breach_trigger'))
+    )
+    with op.batch_alter_table('breach_trigger', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_breach_trigger_case_ref'), ['case_ref'], unique=False)
+        batch_op.create_index('ix_breach_trigger_recording', ['recording_id', 'at'], unique=False)
+        batch_op.create_index('ix_breach_trigger_subject', ['subject_username', 'at'], unique=False)
 
     op.create_table('case_counter',
     sa.Column('prefix', sa.String(length=10), nullable=False),
@@ -540,6 +624,25 @@ def downgrade() -> None:
     op.drop_table('disclosure_package')
     op.drop_table('catalogue_sync_state')
     op.drop_table('case_counter')
+    with op.batch_alter_table('breach_trigger', schema=None) as batch_op:
+        batch_op.drop_index('ix_breach_trigger_subject')
+        batch_op.drop_index('ix_breach_trigger_recording')
+        batch_op.drop_index(batch_op.f('ix_breach_trigger_case_ref'))
+
+    op.drop_table('breach_trigger')
+    with op.batch_alter_table('breach_reporter', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_breach_reporter_username'))
+
+    op.drop_table('breach_reporter')
+    with op.batch_alter_table('breach_register', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_breach_register_subject_username'))
+        batch_op.drop_index('ix_breach_register_opened')
+
+    op.drop_table('breach_register')
+    with op.batch_alter_table('breach_hold', schema=None) as batch_op:
+        batch_op.drop_index('ix_breach_hold_recording')
+
+    op.drop_table('breach_hold')
     with op.batch_alter_table('audit_event', schema=None) as batch_op:
         batch_op.drop_index('ix_audit_event_recording_id_seq')
         batch_op.drop_index('ix_audit_event_case_ref_seq')

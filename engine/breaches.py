@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
@@ -42,6 +43,9 @@ TRIGGER_KINDS = frozenset({"refused_playback", "pci_flag", "link_misuse", "compl
 DEDUP_DAYS = 7
 """Triggers about the same person or recording within this many days join the open case."""
 REGISTER_ROLES = frozenset({"dpo"})
+
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,18 @@ class BreachesMixin(FacadeParts):
             s.add(BreachReporter(case_ref=view.case_ref, username=reporter, anonymous=True,
                                  reported_at=self.clock.now()))
             return view.case_ref
+
+    def report_refused_playback(self, username: str, recording_id: int) -> TriggerResult | None:
+        """Raise, or join, a breach case about ``username`` trying to hear a recording without an
+        authorising case (policy section 8, example 1). None when no breach process is published:
+        the refusal itself is audited either way."""
+        try:
+            return self.raise_breach_trigger(
+                "refused_playback", actor="system:playback", subject_username=username, recording_id=recording_id,
+                description=f"{username} tried to play recording {recording_id} without an authorising case")
+        except NotFound as missing:
+            logger.warning("refused playback not raised as a breach case: %s", missing)
+            return None
 
     def raise_breach_trigger(self, kind: str, *, actor: str, subject_username: str | None = None,
                              recording_id: int | None = None, description: str = "",

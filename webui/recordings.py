@@ -71,6 +71,7 @@ def recording(recording_id: int) -> ResponseReturnValue:
     """The player, for someone an open case authorises; else a refusal (both audited by the engine)."""
     decision = facade().may_listen(current_user.username, recording_id)
     if not decision.allowed:
+        facade().report_refused_playback(current_user.username, recording_id)
         return render_template("recordings/refused.html", recording_id=recording_id,
                                start_process=RELEASE_PROCESS), 403
     return render_template("recordings/recording.html", decision=decision,
@@ -85,6 +86,7 @@ def audio(recording_id: int) -> ResponseReturnValue:
     try:
         playback = facade().open_playback(current_user.username, recording_id, byte_range=wanted)
     except PermissionDenied:  # the engine audited the refusal; this is a media request, not a page
+        facade().report_refused_playback(current_user.username, recording_id)
         return Response("No open case lets you listen to this recording.\n", 403, mimetype="text/plain")
     except RangeNotSatisfiable as error:
         return Response(status=416, headers={"Content-Range": f"bytes */{error.size}", "Accept-Ranges": "bytes"})

@@ -324,3 +324,14 @@ def test_triage_is_reminded_then_escalated(breach: Callgov, clock: FakeClock, se
     assert "breach.triage_escalated" in actions(breach, ref)
     assert any("ESCALATION" in m.subject for m in mails_to(services, "alex@example.org"))
     assert [t.element_id for t in breach.instance(ref).ready_tasks] == ["triage"], "the triage stays open"
+
+
+def test_a_refused_playback_raises_a_case_for_the_dpo_and_repeats_join_it(breach: Callgov) -> None:
+    first = breach.report_refused_playback("bob", 42)
+    assert first is not None and not first.joined
+    assert breach.report_refused_playback("bob", 43).case_ref == first.case_ref, "same person, same case"
+    assert [t.element_id for t in breach.tasks_for("dana")] == ["triage"]
+
+
+def test_a_refused_playback_without_the_breach_process_is_only_audited(callgov: Callgov) -> None:
+    assert callgov.report_refused_playback("bob", 42) is None

@@ -16,7 +16,7 @@ import io
 import secrets
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
@@ -25,7 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.access import may_do_task
-from engine.catalogue import Page, search_recordings
+from engine.catalogue import Page, recordings_by_id, search_recordings
 from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from engine.facade_parts import FacadeParts
 from engine.instances import Snapshot, WorkflowSummary, load_case, task_view
@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     pass
 
 RELEASE_PROCESS = "recording_release"
+MAX_PICKED = 10
+"""The most recordings one request may name from the search (as the request check allows)."""
 SEARCH_ROLES = AUTHORISER_ROLES | {"it_helpdesk"}
 """Who may search the catalogue: a search shows who called whom and when, so only the authorisers,
 the DPO and the IT helpdesk (who support the telephony) may run one; everyone else asks by request."""
@@ -320,6 +322,21 @@ class ReleasesMixin(FacadeParts):
                               f"No open case authorises {person.username} to listen to recording #{recording_id}")
 
     # -- withdrawal ------------------------------------------------------------------------------
+
+    def request_recordings(self, recording_ids: Sequence[int], *, user: str) -> InstanceView:
+        """Start a release request for recordings picked from the catalogue search (specific by nature,
+        so not a trawl); the requester then completes the rest of the request form."""
+        ids = list(dict.fromkeys(int(i) for i in recording_ids))
+        if not ids or len(ids) > MAX_PICKED:
+            raise InvalidInput(f"Choose between 1 and {MAX_PICKED} recordings", {"recordings": "count"})
+        with self.db.reading() as s:
+            hits = recordings_by_id(s, ids, now=self.clock.now())
+        if len(hits) != len(ids):
+            raise NotFound("Some of those recordings are not in the catalogue")
+        summary = "\n".join(f"#{h.id}: {h.start_time:%d %b %Y %H:%M} UTC, {h.external_number or 'withheld'} with "
+                             f"{h.staff_name or 'extension ' + str(h.extension)}" for h in hits)
+        return self.start(RELEASE_PROCESS, user=user,
+                          data={"picked_recording_ids": ids, "picked_summary": summary})
 
     def withdraw(self, ref: str, *, user: str, reason: str) -> InstanceView:
         """The requester withdraws their release request: allowed until the recordings are released."""

@@ -72,10 +72,20 @@ def recording(recording_id: int) -> ResponseReturnValue:
     decision = facade().may_listen(current_user.username, recording_id)
     if not decision.allowed:
         facade().report_refused_playback(current_user.username, recording_id)
-        return render_template("recordings/refused.html", recording_id=recording_id,
-                               start_process=RELEASE_PROCESS), 403
+        return render_template("recordings/refused.html", recording_id=recording_id), 403
     return render_template("recordings/recording.html", decision=decision,
                            recording=facade().recording_summary(recording_id))
+
+
+@bp.post("/recordings/<int:recording_id>/request")
+@login_required
+def request_recording(recording_id: int) -> ResponseReturnValue:
+    """Start a release request for this recording, picked from the search or refused for playback."""
+    case = facade().request_recordings([recording_id], user=current_user.username)
+    mine = [t for t in case.ready_tasks if t.assignee == current_user.username]
+    if mine:
+        return redirect(url_for("tasks.task", task_id=mine[0].id))
+    return redirect(url_for("cases.case", case_ref=case.case_ref))
 
 
 @bp.get("/recordings/<int:recording_id>/audio")

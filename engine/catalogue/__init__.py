@@ -17,6 +17,7 @@ from engine.catalogue._search import (
     decode_cursor,
     encode_cursor,
     parse_criteria,
+    recordings_by_id,
     search_recordings,
 )
 from engine.catalogue._sync import (
@@ -45,6 +46,7 @@ __all__ = [
     "encode_cursor",
     "parse_criteria",
     "recording_row",
+    "recordings_by_id",
     "search_recordings",
     "sync_job",
     "upsert_recordings",

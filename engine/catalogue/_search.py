@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -154,6 +155,15 @@ def search_recordings(
     audit.record(session, action="recording.searched", actor=actor, at=now,
                  detail={**criteria.to_dict(), "limit": limit, "after": after, "results": len(hits)})
     return Page(hits, next_after, criteria, limit)
+
+
+def recordings_by_id(session: Session, ids: Sequence[int], *, now: datetime) -> list[RecordingHit]:
+    """The catalogue's recordings with these ids (unknown ids are left out), newest first."""
+    if not ids:
+        return []
+    rows = session.execute(select(Recording).where(Recording.id.in_(list(ids)))
+                           .order_by(Recording.start_time.desc(), Recording.id.desc())).scalars()
+    return [_hit(row, now) for row in rows]
 
 
 def parse_criteria(

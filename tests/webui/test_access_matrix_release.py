@@ -26,6 +26,7 @@ AUTHORISERS = frozenset({"leader", "director", "dpo1"})
 
 COVERED = {
     ("GET", "/recordings"), ("GET", "/recordings/<int:recording_id>"), ("GET", "/recordings/<int:recording_id>/audio"),
+    ("POST", "/recordings/<int:recording_id>/request"),
     ("GET", "/cases/<case_ref>/withdraw"), ("POST", "/cases/<case_ref>/withdraw"),
     ("GET", "/disclosure-register"), ("GET", "/disclosure-register.csv"),
 }
@@ -64,6 +65,7 @@ ROUTES = [
     Route("GET", "/recordings/{w.granted_recording}/audio", frozenset({"sam", "dpo1"})),
     Route("GET", "/recordings/{w.other_recording}", frozenset()),
     Route("GET", "/recordings/{w.other_recording}/audio", frozenset()),
+    Route("POST", "/recordings/{w.other_recording}/request", frozenset(PEOPLE), ok_status=302),
     Route("GET", "/cases/{w.waiting}/withdraw", frozenset({"sam"}), denied_status=404,
           denied_overrides=dict.fromkeys(AUTHORISERS, 403)),
     Route("POST", "/cases/{w.waiting}/withdraw", frozenset({"sam"}), data={"reason": "Not needed"},

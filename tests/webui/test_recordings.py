@@ -71,8 +71,17 @@ def test_refusal_page_explains_offers_a_request_and_is_audited(release_world: Re
     html = response.get_data(as_text=True)
     assert response.status_code == 403
     assert "without an open case" in html
-    assert 'action="/start/recording_release"' in html
+    assert f'action="/recordings/{release_world.waiting_recording}/request"' in html
     assert "recording.access_denied" in _actions(web_callgov, "sam")
+
+
+def test_request_this_recording_starts_a_request_that_names_it(release_world: ReleaseWorld, web_callgov: Callgov,
+                                                               sign_in_as: SignIn) -> None:
+    client = sign_in_as("sam")
+    response = client.post(f"/recordings/{release_world.other_recording}/request")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/tasks/")
+    form = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Recordings you chose from the search" in form and f"#{release_world.other_recording}:" in form
 
 
 def test_audio_whole_and_ranges(release_world: ReleaseWorld, web_callgov: Callgov, sign_in_as: SignIn) -> None:

@@ -192,3 +192,32 @@ def test_a_recording_about_to_expire_is_preserved_with_its_hash(callgov: Callgov
     assert hashlib.sha256(kept).hexdigest() == sha256 == hashlib.sha256(fetched).hexdigest()
     assert "recording.retained" in actions(callgov, view.case_ref)
     assert_roundtrip(callgov, view.case_ref)
+
+
+def test_recordings_picked_from_the_search_make_a_specific_request(callgov: Callgov, recent_call: SimCall) -> None:
+    with callgov.db.reading() as s:
+        picked = s.scalar(select(Recording.id).where(Recording.provider_recording_id == recent_call.recording_id))
+    assert picked is not None
+    view = callgov.request_recordings([picked], user="sam")
+    ref = view.case_ref
+    [request] = view.ready_tasks
+    detail = callgov.task(request.id, user="sam")
+    assert f"#{picked}:" in detail.data["picked_summary"]
+    # No number and no window: not a trawl, because the recording itself was chosen.
+    form = {k: v for k, v in request_form(recent_call).items() if k not in ("phone_number", "call_from", "call_to")}
+    view = callgov.complete_task(request.id, user="sam", data=form)
+    assert [t.element_id for t in view.ready_tasks] == ["authorise"]
+    assert view.data["recording_ids"] == [picked] and view.data["request_problem"] is None
+    assert_roundtrip(callgov, ref)
+    assert "release.recordings_located" in actions(callgov, ref)
+
+
+def test_picking_needs_real_recordings_and_not_too_many(callgov: Callgov) -> None:
+    from engine.errors import InvalidInput, NotFound
+
+    with pytest.raises(NotFound):
+        callgov.request_recordings([999_999], user="sam")
+    with pytest.raises(InvalidInput):
+        callgov.request_recordings(list(range(1, 12)), user="sam")
+    with pytest.raises(InvalidInput):
+        callgov.request_recordings([], user="sam")

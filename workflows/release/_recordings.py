@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from connectors.storage import ObjectStore
 from connectors.telephony import TelephonyError, TelephonyProvider
 from engine import audit
-from engine.catalogue import DEFAULT_PROVIDER, recording_row, search_recordings, upsert_recordings
+from engine.catalogue import DEFAULT_PROVIDER, recording_row, recordings_by_id, search_recordings, upsert_recordings
 from engine.errors import BusinessError
 from engine.models.recording import CatalogueSyncState, Recording
 from engine.models.releases import ReleaseRecording
@@ -42,32 +42,38 @@ def locate_recordings(settings: ReleaseSettings, ctx: OperationContext) -> dict[
     Raises ``BusinessError("no_recordings")`` when there are none, which the diagram sends back to
     the requester.
     """
-    number = parse_number(str(ctx.data["phone_number"]))
-    start: datetime = ctx.data["call_from"]
-    end: datetime = ctx.data["call_to"]
-    _read_provider_if_unsynced(ctx, number, start, end)
-    page = search_recordings(ctx.session, actor=ACTOR, now=ctx.now(), number=number, date_from=start,
-                             date_to=end, limit=settings.max_recordings)
-    if not page.results:
+    picked = ctx.data.get("picked_recording_ids")
+    number: str | None = None
+    if picked:  # chosen from the catalogue search: specific by nature
+        results, more = tuple(recordings_by_id(ctx.session, [int(i) for i in picked], now=ctx.now())), False
+    else:
+        number = parse_number(str(ctx.data["phone_number"]))
+        start: datetime = ctx.data["call_from"]
+        end: datetime = ctx.data["call_to"]
+        _read_provider_if_unsynced(ctx, number, start, end)
+        page = search_recordings(ctx.session, actor=ACTOR, now=ctx.now(), number=number, date_from=start,
+                                 date_to=end, limit=settings.max_recordings)
+        results, more = page.results, page.has_more
+    if not results:
         audit.record(ctx.session, action="release.no_recordings", actor=ACTOR, case_ref=ctx.case_ref,
-                     at=ctx.now(), detail={"number": number})
+                     at=ctx.now(), detail={"number": number, "picked": picked or []})
         raise BusinessError("no_recordings", NOT_FOUND)
-    ids = [hit.id for hit in page.results]
+    ids = [hit.id for hit in results]
     session = ctx.session
     session.execute(delete(ReleaseRecording).where(ReleaseRecording.case_ref == ctx.case_ref))
     session.execute(insert(ReleaseRecording), [
         {"case_ref": ctx.case_ref, "instance_id": ctx.instance_id, "recording_id": rid, "attached_at": ctx.now()}
         for rid in ids])
     audit.record(session, action="release.recordings_located", actor=ACTOR, case_ref=ctx.case_ref, at=ctx.now(),
-                 detail={"recording_ids": ids, "more": page.has_more})
+                 detail={"recording_ids": ids, "more": more})
     recordings = [{
         "id": hit.id, "provider_recording_id": hit.provider_recording_id, "start_time": hit.start_time.isoformat(),
         "duration_seconds": hit.duration_seconds, "direction": hit.direction,
         "external_number": hit.external_number, "extension": hit.extension, "staff_name": hit.staff_name,
         "expires_at": hit.expires_at.isoformat(),
-    } for hit in page.results]
-    return {"recording_ids": ids, "recordings": recordings, "recordings_summary": _summary(page.results),
-            "more_recordings_than_shown": page.has_more}
+    } for hit in results]
+    return {"recording_ids": ids, "recordings": recordings, "recordings_summary": _summary(results),
+            "more_recordings_than_shown": more}
 
 
 def _summary(hits: Any) -> str:

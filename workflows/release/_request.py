@@ -13,12 +13,35 @@ from workflows.release._settings import ReleaseSettings
 
 ACTOR = "system:release"
 MAX_WINDOW = timedelta(days=7)
+MAX_PICKED = 10
 TRAWL = ("A request must name a specific telephone number and a date and time window for the call. Requests "
          "without both are refused as speculative trawling (policy Appendix 1; DPA 2018 Sch 2 para 2).")
 
 
 def request_problem(data: Mapping[str, Any]) -> str | None:
     """Why a request cannot go on as it stands, in words for the requester; ``None`` if it can."""
+    problem = _picked_problem(data) if data.get("picked_recording_ids") else _call_problem(data)
+    if problem:
+        return problem
+    if data.get("third_party") and not (data.get("recipient_name") and data.get("recipient_organisation")):
+        return "A release to a third party needs the recipient's name and organisation."
+    if data.get("reason") == "crime" and data.get("third_party") and not data.get("incident_reference"):
+        return "A police request needs the incident or crime reference."
+    return None
+
+
+def _picked_problem(data: Mapping[str, Any]) -> str | None:
+    """Recordings picked from the catalogue search are specific by nature; a handful at most."""
+    picked = data.get("picked_recording_ids")
+    if not isinstance(picked, list) or not all(isinstance(i, int) for i in picked):
+        return "The recordings picked from the search could not be read; start the request again from the search."
+    if len(picked) > MAX_PICKED:
+        return f"A request may name at most {MAX_PICKED} recordings picked from the search."
+    return None
+
+
+def _call_problem(data: Mapping[str, Any]) -> str | None:
+    """A request by telephone number and window: both, a real number, a window of at most a week."""
     number = (data.get("phone_number") or "").strip()
     start, end = data.get("call_from"), data.get("call_to")
     if not number or not isinstance(start, datetime) or not isinstance(end, datetime):
@@ -31,10 +54,6 @@ def request_problem(data: Mapping[str, Any]) -> str | None:
         return "The end of the date and time window must be after its start."
     if end - start > MAX_WINDOW:
         return "The date and time window may be at most 7 days: narrow it to the call you need."
-    if data.get("third_party") and not (data.get("recipient_name") and data.get("recipient_organisation")):
-        return "A release to a third party needs the recipient's name and organisation."
-    if data.get("reason") == "crime" and data.get("third_party") and not data.get("incident_reference"):
-        return "A police request needs the incident or crime reference."
     return None
 
 

@@ -146,3 +146,18 @@ def test_player_page_allows_media_from_self(release_world: ReleaseWorld, sign_in
     response = sign_in_as("sam").get(f"/recordings/{release_world.granted_recording}")
     assert "media-src 'self'" in response.headers["Content-Security-Policy"]
     assert "<script>" not in response.get_data(as_text=True)
+
+
+def test_a_team_leader_cannot_authorise_their_own_request_through_a_crafted_post(
+        release_world: ReleaseWorld, web_callgov: Callgov, sign_in_as: SignIn) -> None:
+    view = web_callgov.request_recordings([release_world.other_recording], user="leader")
+    form = {"reason": "training_quality", "purpose": "Training new advisers on difficult calls",
+            "lawful_basis": "legitimate_interests", "third_party": "no"}
+    view = web_callgov.complete_task(view.ready_tasks[0].id, user="leader", data=form)
+    [authorise] = view.ready_tasks
+    assert authorise.element_id == "authorise"
+    client = sign_in_as("leader")
+    assert client.get(f"/tasks/{authorise.id}").status_code == 403
+    crafted = client.post(f"/tasks/{authorise.id}", data={"decision": "approve", "decision_reason": "Fine by me"})
+    assert crafted.status_code == 403
+    assert [t.id for t in web_callgov.instance(view.case_ref).ready_tasks] == [authorise.id], "nothing moved"

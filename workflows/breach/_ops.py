@@ -3,7 +3,6 @@ values the diagram's gateways and timers read (policy 4 and 8; UK GDPR Art. 33-3
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -12,13 +11,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from connectors.mail import MailError, OutgoingMail
 from engine import audit
 from engine.models import Recording, User, UserRole
 from engine.models.breaches import BreachHold, BreachRecord, BreachReporter, BreachTrigger
 from engine.operations import OperationContext
+from workflows.mail import send_mail
 
-log = logging.getLogger(__name__)
 ACTOR = "system:breach"
 ANONYMOUS = "anonymous"
 ICO_WARNING = timedelta(hours=48)
@@ -96,21 +94,7 @@ def _holders(session: Session, role: str) -> list[str]:
 
 
 def _mail(ctx: OperationContext, to: Sequence[str], subject: str, text: str, *, what: str) -> bool:
-    mailer = getattr(ctx.services, "mailer", None)
-    if mailer is None or not to:
-        audit.record(ctx.session, action="mail.not_sent", actor=ACTOR, case_ref=ctx.case_ref, at=ctx.now(),
-                     detail={"what": what, "why": "no mailer" if mailer is None else "no address"})
-        return False
-    try:
-        mailer.send(OutgoingMail(to=list(to), subject=subject, text=text, headers={"X-Callgov-Case": ctx.case_ref}))
-    except MailError as error:
-        log.warning("case %s: %s mail failed: %s", ctx.case_ref, what, error)
-        audit.record(ctx.session, action="mail.failed", actor=ACTOR, case_ref=ctx.case_ref, at=ctx.now(),
-                     detail={"what": what, "error": str(error)[:500]})
-        return False
-    audit.record(ctx.session, action="mail.sent", actor=ACTOR, case_ref=ctx.case_ref, at=ctx.now(),
-                 detail={"what": what, "to": list(to)})
-    return True
+    return send_mail(ctx, to, subject, text, what=what, actor=ACTOR)
 
 
 # -- opening ------------------------------------------------------------------------------------------

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors.mail import MailError, OutgoingMail
-from engine import audit
 from engine.models import User, UserRole
 from engine.operations import OperationContext
 from engine.roles import AUTHORISER_ROLES
+from workflows.mail import send_mail
 from workflows.release._request import ACTOR
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,19 +44,5 @@ def authorisers(session: Session, *, excluding: str) -> list[Contact]:
 
 
 def send(ctx: OperationContext, to: Sequence[str], subject: str, text: str, *, what: str) -> bool:
-    """Mail ``text`` through ``services.mailer`` and audit it; a failed mail is audited, not fatal."""
-    mailer = getattr(ctx.services, "mailer", None)
-    if mailer is None or not to:
-        audit.record(ctx.session, action="mail.not_sent", actor=ACTOR, case_ref=ctx.case_ref, at=ctx.now(),
-                     detail={"what": what, "why": "no mailer" if mailer is None else "no address"})
-        return False
-    try:
-        mailer.send(OutgoingMail(to=list(to), subject=subject, text=text, headers={"X-Callgov-Case": ctx.case_ref}))
-    except MailError as error:
-        log.warning("case %s: %s mail failed: %s", ctx.case_ref, what, error)
-        audit.record(ctx.session, action="mail.failed", actor=ACTOR, case_ref=ctx.case_ref, at=ctx.now(),
-                     detail={"what": what, "error": str(error)[:500]})
-        return False
-    audit.record(ctx.session, action="mail.sent", actor=ACTOR, case_ref=ctx.case_ref, at=ctx.now(),
-                 detail={"what": what, "to": list(to)})
-    return True
+    """Mail for a release case, audited as the release process (``workflows.mail.send_mail``)."""
+    return send_mail(ctx, to, subject, text, what=what, actor=ACTOR)

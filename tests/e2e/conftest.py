@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,15 +48,10 @@ class LiveApp:
     callgov: Callgov
 
 
-@pytest.fixture(scope="module")
-def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
-    """The app served on 127.0.0.1 at an ephemeral port, with users and the review process."""
-    db = Database(f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'e2e.sqlite3'}")
-    create_schema(db)
-    callgov = Callgov(db, operations=OperationRegistry())
-    for username, (name, roles) in PEOPLE.items():
-        callgov.add_user(username, roles=roles, password=PASSWORD, display_name=name)
-    callgov.deploy(BPMN.read_bytes(), filename=BPMN.name, actor="tester", publish=True)
+@contextmanager
+def serve(callgov: Callgov) -> Iterator[LiveApp]:
+    """The app around ``callgov``, served on 127.0.0.1 at an ephemeral port until the block ends;
+    the database is disposed of afterwards."""
     app = create_app({"DEV": True, "SECRET_KEY": "browser-tests"}, callgov=callgov)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="callgov-e2e", daemon=True)
@@ -66,7 +62,20 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
-        db.dispose()
+        callgov.db.dispose()
+
+
+@pytest.fixture(scope="module")
+def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
+    """The app served on 127.0.0.1 at an ephemeral port, with users and the review process."""
+    db = Database(f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'e2e.sqlite3'}")
+    create_schema(db)
+    callgov = Callgov(db, operations=OperationRegistry())
+    for username, (name, roles) in PEOPLE.items():
+        callgov.add_user(username, roles=roles, password=PASSWORD, display_name=name)
+    callgov.deploy(BPMN.read_bytes(), filename=BPMN.name, actor="tester", publish=True)
+    with serve(callgov) as app:
+        yield app
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import io
 import json
 import re
 import shutil
-import threading
 import zipfile
 from collections.abc import Iterator
 from datetime import timedelta
@@ -17,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
 from connectors.mail import LogMailer
 from connectors.storage import LocalFolderStore
@@ -28,10 +26,9 @@ from engine.clock import FakeClock
 from engine.db import Database
 from engine.facade import Callgov
 from tests.conftest import PASSWORD, create_schema
-from tests.e2e.conftest import ARTIFACTS, LiveApp, browser_test
+from tests.e2e.conftest import ARTIFACTS, LiveApp, browser_test, serve
 from tests.webui.release_world import POLICE, ReleaseServices, release_operations
 from tests.workflows.conftest import RELEASE_BPMN, SIM_NOW, recorded_calls, started
-from webui import create_app
 
 pytestmark = browser_test
 LONDON = ZoneInfo("Europe/London")
@@ -63,17 +60,8 @@ def live_app(tmp_path_factory: pytest.TempPathFactory, call: tuple[SimCall, Ring
         callgov.add_user(username, roles=roles, password=PASSWORD, display_name=name,
                          email=f"{username}@example.org")
     callgov.deploy(RELEASE_BPMN.read_bytes(), filename=RELEASE_BPMN.name, actor="tester", publish=True)
-    app = create_app({"DEV": True, "SECRET_KEY": "browser-tests"}, callgov=callgov)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="callgov-release-e2e", daemon=True)
-    thread.start()
-    try:
-        yield LiveApp(f"http://127.0.0.1:{server.server_port}", callgov)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
-        db.dispose()
+    with serve(callgov) as app:
+        yield app
 
 
 def _choose(page, name: str, value: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
 import zipfile
@@ -73,8 +74,11 @@ def _choose(page, name: str, value: str) -> None:
 
 
 def _guide_copy(path: Path, name: str) -> None:
-    GUIDE_IMAGES.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(path, GUIDE_IMAGES / name)
+    """Refresh a guide's screenshot, only when asked (CALLGOV_UPDATE_GUIDE_IMAGES=1): a test run must
+    not rewrite the committed docs; the screenshots are always in test-artifacts/."""
+    if os.environ.get("CALLGOV_UPDATE_GUIDE_IMAGES") == "1":
+        GUIDE_IMAGES.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, GUIDE_IMAGES / name)
 
 
 def test_police_request_to_download(page, browser, live_app: LiveApp, call, sign_in, shot) -> None:

@@ -1,7 +1,7 @@
 """Outgoing mail: an SMTP relay in production, the log and an in-memory outbox when mail is off.
 
 :func:`mailer_from_settings` picks the :class:`Mailer`: :class:`SmtpMailer` when ``CALLGOV_SMTP_HOST``
-is set, otherwise :class:`LogMailer`, whose ``recent()`` outbox the UI shows for demos.
+is set, otherwise :class:`LogMailer` (the log; ``recent()`` keeps the last few for tests).
 
 Credentials never cross a connection without TLS: with ``CALLGOV_SMTP_STARTTLS`` (the default) a relay
 that does not offer STARTTLS is refused rather than used in the clear, and switching both STARTTLS and

@@ -6,7 +6,7 @@ checkers only, the parts of ``Callgov`` they call, so each mixin need not repeat
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
@@ -52,3 +52,5 @@ class FacadeParts:
         def start(self, process_id: str, *, user: str, data: Mapping[str, Any] | None = None) -> InstanceView: ...
 
         def complete_task(self, task_id: str, *, user: str, data: Mapping[str, Any]) -> InstanceView: ...
+
+        def deliver_mail(self, ids: Sequence[int] | None = None, *, limit: int = 200) -> dict[str, int]: ...

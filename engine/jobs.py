@@ -13,6 +13,7 @@ from engine.scheduler import JobContext, JobOutcome, JobRegistry
 
 TIMER_CHECK = timedelta(seconds=30)
 MESSAGE_RETRY = timedelta(minutes=1)
+MAIL_DELIVERY = timedelta(minutes=1)
 CATALOGUE_SYNC = timedelta(minutes=15)
 
 
@@ -30,6 +31,11 @@ def engine_jobs(callgov: Callgov, registry: JobRegistry | None = None) -> JobReg
         delivered = sum(r.outcome in ("delivered", "started") for r in results)
         return JobOutcome(summary=f"{delivered} kept message(s) delivered", detail={"tried": len(results)})
 
+    def deliver_mail(ctx: JobContext) -> JobOutcome:
+        outcomes = callgov.deliver_mail()
+        return JobOutcome(summary=", ".join(f"{n} {status}" for status, n in sorted(outcomes.items()))
+                          or "no mail due", detail=outcomes)
+
     def sync_catalogue(ctx: JobContext) -> JobOutcome:
         from engine.catalogue import sync_job
 
@@ -44,4 +50,6 @@ def engine_jobs(callgov: Callgov, registry: JobRegistry | None = None) -> JobReg
                       description="Fire the timers that are due: reminders, escalations, deadlines, start timers")
     registry.register("messages.redeliver", redeliver, every=MESSAGE_RETRY,
                       description="Deliver kept messages that now have a receiver")
+    registry.register("mail.deliver", deliver_mail, every=MAIL_DELIVERY,
+                      description="Send queued mail that is due: first tries that failed, retries with back-off")
     return registry

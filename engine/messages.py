@@ -371,7 +371,8 @@ class MessagesMixin(FacadeParts):
                                                    "error": error[:2000]})
 
     def _after_commit(self, later: list[tuple[str, Any]]) -> None:
-        """Dispatch what a committed use case left (thrown messages, new waits that kept ones may fill).
+        """Dispatch what a committed use case left (thrown messages, new waits that kept ones may fill,
+        mail it queued).
 
         Runs after the caller's work is safely stored, so a failure here never undoes it: the
         message stays in ``message_undelivered`` and ``redeliver_kept`` tries again.
@@ -389,12 +390,14 @@ class MessagesMixin(FacadeParts):
                 try:
                     if kind == "message":
                         self._dispatch(value)
+                    elif kind == "mail":
+                        self.deliver_mail([value])
                     else:
                         with self.db.reading() as s:
                             ids = kept_matching(s.connection(), value)
                         for message_id in ids:
                             self._dispatch(message_id)
-                except Exception:  # the use case is committed; the message waits for redeliver_kept
-                    log.exception("message dispatch after commit failed (%s %s)", kind, value)
+                except Exception:  # the use case is committed; redeliver_kept / the mail job try again
+                    log.exception("dispatch after commit failed (%s %s)", kind, value)
         finally:
             self._follow_on.queue = None

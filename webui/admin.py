@@ -3,11 +3,13 @@ sign them out everywhere. The engine checks the role again and audits every chan
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from engine.errors import Conflict, InvalidInput
+from connectors.mail import LogMailer
+from engine.errors import Conflict, InvalidInput, NotFound
+from engine.mailqueue import STATUSES
 from webui.app import facade
 from webui.auth import role_required
 from webui.forms import NewUserForm, PasswordForm, RolesForm
@@ -106,6 +108,38 @@ def sign_out_everywhere(username: str) -> ResponseReturnValue:
     person = facade().sign_out_everywhere(username, actor=current_user.username)
     flash(f"{person.display_name} is signed out on every device.", "success")
     return redirect(url_for("admin.user", username=person.username))
+
+
+@bp.get("/mail")
+@role_required("admin")
+def mail() -> ResponseReturnValue:
+    """The mail the processes sent or are trying to send, newest first, filtered by status."""
+    status = request.args.get("status") or None
+    if status is not None and status not in STATUSES:
+        abort(404)
+    page = facade().mail_queue_page(user=current_user.username, status=status,
+                                    page=request.args.get("page", 1, type=int) or 1)
+    mailer = getattr(facade().services, "mailer", None)
+    return render_template("admin/mail.html", page=page, statuses=STATUSES,
+                           mail_off=isinstance(mailer, LogMailer))
+
+
+@bp.post("/mail/<int:mail_id>/retry")
+@role_required("admin")
+def retry_mail(mail_id: int) -> ResponseReturnValue:
+    """Try a message again now (after the relay is fixed, say)."""
+    try:
+        outcome = facade().retry_mail(mail_id, user=current_user.username)
+    except NotFound:
+        abort(404)
+    except InvalidInput as error:
+        flash(str(error), "error")
+    else:
+        if outcome in ("sent", "logged"):
+            flash(f"Mail {mail_id} was sent.", "success")
+        else:
+            flash(f"Mail {mail_id} could not be sent yet; it stays in the queue and is tried again.", "error")
+    return redirect(url_for("admin.mail", status=request.args.get("status") or None))
 
 
 def _field_errors(form: NewUserForm | RolesForm, error: InvalidInput | Conflict) -> None:

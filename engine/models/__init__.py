@@ -5,6 +5,7 @@ from engine.models.breaches import BreachHold, BreachRecord, BreachReporter, Bre
 from engine.models.definitions import DefinitionVersion, ProcessDefinition
 from engine.models.governance import DefinitionDraft, PublicationRequest
 from engine.models.instances import CaseCounter, ProcessInstance
+from engine.models.mail import QueuedMail
 from engine.models.messages import MessageStart, MessageSubscription, UndeliveredMessage
 from engine.models.recording import CatalogueSyncState, Recording
 from engine.models.releases import DisclosurePackage, DisclosureRecord, ListeningGrant, ReleaseRecording
@@ -33,6 +34,7 @@ __all__ = [
     "ProcessDefinition",
     "ProcessInstance",
     "PublicationRequest",
+    "QueuedMail",
     "Recording",
     "ReleaseRecording",
     "SchedulerJob",

@@ -14,6 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from engine.facade import Callgov
+from engine.mailqueue import queue_mail
 from tests.webui import test_access_matrix_governance as governance_matrix
 from tests.webui import test_access_matrix_release as release_matrix
 from tests.webui.conftest import DESCRIBE, PEOPLE, World
@@ -49,6 +50,12 @@ def _claimed_by_leader(callgov: Callgov, world: World) -> object:
     return callgov.claim(world.authorise_task, user="leader")
 
 
+def _queued_mail(callgov: Callgov, world: World) -> object:
+    with callgov.db.transaction() as s:
+        return queue_mail(s, to=["dpo@example.org"], subject="Reminder", text="Please look", what="reminder",
+                          actor="process", case_ref=None, at=callgov.clock.now())
+
+
 ROUTES = [
     Route("GET", "/", EVERYONE),
     Route("GET", "/tasks", EVERYONE),
@@ -77,6 +84,8 @@ ROUTES = [
     Route("POST", "/admin/users/sam/enable", frozenset({"admin1"})),
     Route("POST", "/admin/users/sam/sign-out-everywhere", frozenset({"admin1"})),
     Route("POST", "/admin/users/sam/password", frozenset({"admin1"}), data={"password": "a new long password"}),
+    Route("GET", "/admin/mail", frozenset({"admin1"})),
+    Route("POST", "/admin/mail/1/retry", frozenset({"admin1"}), prepare=_queued_mail),
 ]
 PUBLIC = {("GET", "/sign-in"), ("POST", "/sign-in"), ("POST", "/sign-out"), ("GET", "/static/<path:filename>")}
 """Routes outside the matrix: signing in and out (tested in test_auth.py) and static files."""
@@ -110,7 +119,8 @@ def test_anonymous_is_sent_to_sign_in(route: Route, world: World, client: FlaskC
 def test_matrix_covers_every_route(app: Flask) -> None:
     covered = {(r.method, r.path.replace("{authorise}", "<task_id>").replace("{describe}", "<task_id>")
                 .replace("REV-2026-00001", "<case_ref>").replace("/sam", "/<username>")
-                .replace("/start/review", "/start/<process_id>")) for r in ROUTES}
+                .replace("/start/review", "/start/<process_id>").replace("/mail/1/", "/mail/<int:mail_id>/"))
+               for r in ROUTES}
     for rule in app.url_map.iter_rules():
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             known = covered | PUBLIC | release_matrix.COVERED | release_matrix.PUBLIC | governance_matrix.COVERED

@@ -9,6 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from engine.facade import Callgov
+from engine.mailqueue import queue_mail
 from tests.conftest import PASSWORD
 from tests.webui.conftest import DESCRIBE, World
 from webui import create_app
@@ -66,6 +67,11 @@ def test_admin_actions_without_token_are_refused(csrf_client: FlaskClient, web_c
     assert csrf_client.post("/admin/add-user", data={"username": "x1", "display_name": "X",
                                                       "password": "p" * 20, "roles": ["staff"]}).status_code == 400
     assert web_callgov.user("sam").active
+    with web_callgov.db.transaction() as s:
+        mail_id = queue_mail(s, to=["x@example.org"], subject="S", text="T", what="test", actor="process",
+                             case_ref=None, at=web_callgov.clock.now())
+    assert csrf_client.post(f"/admin/mail/{mail_id}/retry").status_code == 400
+    assert web_callgov.mail_queue_page(user="admin1").mails[0].attempts == 0
 
 
 def test_actions_with_the_token_go_through(csrf_client: FlaskClient, world: World, web_callgov: Callgov) -> None:

@@ -45,6 +45,7 @@ from engine.instances import (
     task_view,
     with_claim,
 )
+from engine.migration import MigrationMixin
 from engine.models import (
     DefinitionVersion,
     HumanTask,
@@ -96,7 +97,7 @@ _HISTORY_OF_CASE = select(TaskHistory.__table__).where(
     TaskHistory.instance_id == bindparam("instance_id")).order_by(TaskHistory.at, TaskHistory.id)
 
 
-class Callgov(QueriesMixin, messages.MessagesMixin, ReleasesMixin, BreachesMixin, GovernanceMixin):
+class Callgov(QueriesMixin, messages.MessagesMixin, ReleasesMixin, BreachesMixin, GovernanceMixin, MigrationMixin):
     """The engine facade."""
 
     def __init__(self, db: Database, *, clock: Clock | None = None, operations: OperationRegistry | None = None,

@@ -110,3 +110,33 @@ def test_the_migration_page_moves_a_case(page, live_app: LiveApp, officers, sign
     expect(page.locator("#movable")).to_contain_text(running.case_ref)
     shot(page, "gov-08-migrated")
     assert callgov.instance(running.case_ref).definition_version == new
+
+
+ADD_SERVICE_TASK = """(topic) => {
+  const modeler = document.querySelector('#modeler').bpmnModeler;
+  const bo = modeler.get('bpmnFactory').create('bpmn:ServiceTask', {'camunda:type': 'external', 'camunda:topic': topic});
+  const shape = modeler.get('elementFactory').createShape({type: 'bpmn:ServiceTask', businessObject: bo});
+  modeler.get('modeling').createShape(shape, {x: 700, y: 320}, modeler.get('canvas').getRootElement());
+  modeler.get('selection').select(shape);
+  return shape.id;
+}"""
+
+
+def test_the_editor_offers_registered_operations_as_topics(page, live_app: LiveApp, officers, sign_in) -> None:
+    if "notify_dpo" not in live_app.callgov.operations.topics():
+        live_app.callgov.operations.register("notify_dpo", lambda context: None, description="Email the DPO")
+    sign_in(page, officers[0])
+    page.goto("/governance/processes/review/edit")
+    page.wait_for_function("() => document.querySelector('#modeler').bpmnModeler"
+                           " && document.querySelector('.djs-element[data-element-id=\"send\"]')")
+    task_id = page.evaluate(ADD_SERVICE_TASK, "legacy_topic")
+    page.locator('[data-group-id="group-CamundaPlatform__Implementation"] .bio-properties-panel-group-header').click()
+    operation = page.get_by_label("Registered operation")
+    expect(operation).to_have_value("legacy_topic")
+    expect(operation.locator("option")).to_contain_text(
+        ["(choose an operation)", "notify_dpo: Email the DPO", "legacy_topic (not a registered operation)"])
+    operation.select_option("notify_dpo")
+    topic = page.evaluate("""(id) => document.querySelector('#modeler').bpmnModeler.get('elementRegistry')
+                             .get(id).businessObject.get('camunda:topic')""", task_id)
+    assert topic == "notify_dpo"
+    expect(page.locator("#bio-properties-panel-externalTopic")).to_have_value("notify_dpo")

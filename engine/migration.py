@@ -121,14 +121,14 @@ class MigrationMixin(FacadeParts):
                              .where(ProcessInstance.process_id == process_id, ProcessInstance.status == "running")
                              .order_by(DefinitionVersion.version.desc(), ProcessInstance.started_at,
                                        ProcessInstance.case_ref)).all()
-            groups: dict[int, VersionGroup] = {}
+            cases: dict[tuple[int, int, bool], list[RunningCase]] = {}
             for row in rows:
-                group = groups.setdefault(row.id, VersionGroup(row.id, row.version, row.status == "published", ()))
-                groups[row.id] = VersionGroup(group.version_id, group.version, group.published, group.cases + (
-                    RunningCase(row.case_ref, row.current_step, row.started_at),))
+                cases.setdefault((row.id, row.version, row.status == "published"), []).append(
+                    RunningCase(row.case_ref, row.current_step, row.started_at))
+            groups = [VersionGroup(*key, tuple(listed)) for key, listed in cases.items()]
             published = _published(s, process_id)
             return MigrationOverview(process_id, definition.name, published.version if published else None,
-                                     tuple(groups.values()))
+                                     tuple(groups))
 
     def check_migration(self, process_id: str, case_refs: Iterable[str], *, user: str) -> MigrationReport:
         """Dry run: which of the cases could move to the published version, and why the others cannot."""
@@ -161,29 +161,38 @@ class MigrationMixin(FacadeParts):
             actor = _governance_user(self, s, user)
             target = _target(s, process_id)
             compiled = self.specs.get(s, target.id)
-            outcome, moved = _try_move(self, s, ref, process_id, target, compiled, lock=True)
-            if moved is None:
+            outcome, move = _try_move(self, s, ref, process_id, target, compiled, lock=True)
+            if move is None:
                 return outcome
-            case, workflow, before, claims = moved
+            case = move.case
+            from_version_id, case.definition_version_id = case.definition_version_id, target.id
             s.connection().execute(delete(HumanTask).where(HumanTask.instance_id == case.id))
-            ready, _ = self._runner(s).save(case, workflow, before)
+            ready, _ = self._runner(s).save(case, move.workflow, move.before)
             for view in ready:
-                claim = claims.get(view.id)
+                claim = move.claims.get(view.id)
                 if claim and claim[1] == view.candidate_roles:
                     s.connection().execute(update(HumanTask).where(HumanTask.id == view.id)
                                            .values(claimed_by=claim[0]))
             self._audit(s, "instance.migrated", actor.username, case_ref=case.case_ref, detail={
                 "process_id": process_id, "from_version": outcome.from_version, "to_version": target.version,
-                "from_version_id": _version_id_of(s, outcome.from_version, process_id),
-                "to_version_id": target.id})
+                "from_version_id": from_version_id, "to_version_id": target.id})
             return outcome
 
 
-Moved = tuple[CaseRecord, BpmnWorkflow, Snapshot, dict[str, tuple[str, tuple[str, ...]]]]
+@dataclass
+class _Move:
+    """A case whose workflow has been migrated in memory, and what saving it needs."""
+
+    case: CaseRecord
+    workflow: BpmnWorkflow
+    before: Snapshot
+    """What the projections are compared with: no tasks (they are re-created), the old timer."""
+    claims: dict[str, tuple[str, tuple[str, ...]]]
+    """Task id -> (claimed by, candidate roles) before the move."""
 
 
 def _try_move(facade: Any, s: Session, ref: str, process_id: str, target: DefinitionVersion,
-              compiled: CompiledDefinition, *, lock: bool) -> tuple[MigrationOutcome, Moved | None]:
+              compiled: CompiledDefinition, *, lock: bool) -> tuple[MigrationOutcome, _Move | None]:
     """Migrate the case's workflow in memory; the outcome, and what to save if it can move."""
     try:
         case = load_case(s.connection(), ref, lock=lock)
@@ -217,10 +226,9 @@ def _try_move(facade: Any, s: Session, ref: str, process_id: str, target: Defini
         reasons = _round_trip(runner, workflow, compiled)
     if reasons:
         return refused(*reasons)
-    case.definition_version_id = target.id
-    saved_before = Snapshot(frozenset(), before.due, before.subscriptions if old.has_messages
-                            else frozenset() if compiled.has_messages else None)
-    return MigrationOutcome(case.case_ref, from_version, target.version, True), (case, workflow, saved_before, claims)
+    subscriptions = before.subscriptions if old.has_messages else frozenset() if compiled.has_messages else None
+    return (MigrationOutcome(case.case_ref, from_version, target.version, True),
+            _Move(case, workflow, Snapshot(frozenset(), before.due, subscriptions), claims))
 
 
 def _blockers(diffs: list[tuple[Any, WorkflowDiff | None]], version: int) -> list[str]:
@@ -294,7 +302,3 @@ def _target(s: Session, process_id: str) -> DefinitionVersion:
         raise NotFound(f"Process '{process_id[:200]}' has no published version to move cases to")
     return target
 
-
-def _version_id_of(s: Session, number: int | None, process_id: str) -> int | None:
-    return s.scalar(select(DefinitionVersion.id).where(DefinitionVersion.process_id == process_id,
-                                                       DefinitionVersion.version == number))

@@ -19,7 +19,7 @@ from engine.bpmn.serializer import state_config
 from engine.bpmn.specs import ExternalTaskSpec, HumanTaskSpec
 
 
-class HumanTaskSpecConverter(UserTaskConverter):  # type: ignore[misc]
+class HumanTaskSpecConverter(UserTaskConverter):
     """A user task with who may do it and by when."""
 
     def to_dict(self, spec: HumanTaskSpec) -> dict[str, Any]:
@@ -28,12 +28,8 @@ class HumanTaskSpecConverter(UserTaskConverter):  # type: ignore[misc]
                    extensions=dict(spec.extensions))
         return dct
 
-    def from_dict(self, dct: dict[str, Any]) -> HumanTaskSpec:
-        spec: HumanTaskSpec = super().from_dict(dct)
-        return spec
 
-
-class ExternalTaskSpecConverter(BpmnTaskSpecConverter):  # type: ignore[misc]
+class ExternalTaskSpecConverter(BpmnTaskSpecConverter):
     """A service task with the operation topic it calls."""
 
     def to_dict(self, spec: ExternalTaskSpec) -> dict[str, Any]:

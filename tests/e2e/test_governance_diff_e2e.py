@@ -114,7 +114,8 @@ def test_the_migration_page_moves_a_case(page, live_app: LiveApp, officers, sign
 
 ADD_SERVICE_TASK = """(topic) => {
   const modeler = document.querySelector('#modeler').bpmnModeler;
-  const bo = modeler.get('bpmnFactory').create('bpmn:ServiceTask', {'camunda:type': 'external', 'camunda:topic': topic});
+  const bo = modeler.get('bpmnFactory').create('bpmn:ServiceTask',
+                                               {'camunda:type': 'external', 'camunda:topic': topic});
   const shape = modeler.get('elementFactory').createShape({type: 'bpmn:ServiceTask', businessObject: bo});
   modeler.get('modeling').createShape(shape, {x: 700, y: 320}, modeler.get('canvas').getRootElement());
   modeler.get('selection').select(shape);

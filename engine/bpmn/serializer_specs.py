@@ -8,6 +8,7 @@ topic. It is used for comparing only; nothing it produces is stored.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
@@ -38,8 +39,9 @@ class ExternalTaskSpecConverter(BpmnTaskSpecConverter):
         return dct
 
 
+@lru_cache(maxsize=1)
 def spec_registry() -> DefaultRegistry:
-    """A registry that turns every spec our parser produces into a comparable dictionary."""
+    """A registry that turns every spec our parser produces into a comparable dictionary (built once)."""
     config = state_config()
     config[HumanTaskSpec] = HumanTaskSpecConverter
     config[ExternalTaskSpec] = ExternalTaskSpecConverter

@@ -184,3 +184,17 @@ def test_waiting_timers_keep_their_due_time(callgov: Callgov, people: None, cloc
     callgov.fire_due_timers()
     view = callgov.instance(case)
     assert [t.title for t in view.ready_tasks] == ["Escalated to the DPO"]
+
+
+def test_a_case_that_passed_a_removed_step_is_refused(callgov: Callgov, at_authorise: str) -> None:
+    without_describe = re.sub(r'<bpmn:userTask id="describe".*?</bpmn:userTask>', "", REVIEW, flags=re.S).replace(
+        '<bpmn:sequenceFlow id="f2" sourceRef="describe" targetRef="authorise"/>', "").replace(
+        'targetRef="describe"', 'targetRef="authorise"')
+    without_describe = re.sub(r'<bpmndi:BPMNShape id="describe_di".*?</bpmndi:BPMNShape>|'
+                              r'<bpmndi:BPMNEdge id="f2_di".*?</bpmndi:BPMNEdge>', "", without_describe)
+    _publish(callgov, without_describe)
+    before = _state(callgov, at_authorise)
+    (outcome,) = callgov.migrate_instances("review", [at_authorise], user="gina").outcomes
+    assert not outcome.movable
+    assert outcome.reasons == ("the case has passed 'Describe the call', which version 2 no longer has",)
+    assert _state(callgov, at_authorise) == before

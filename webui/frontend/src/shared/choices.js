@@ -76,14 +76,14 @@ function insertBefore(group, entryId, entries) {
 function roleEntries(roles) {
   return roles.map((role, index) => ({
     id: `callgov-role-${role.value}`,
-    component: (props) => RoleCheckbox({ ...props, role, first: index === 0 }),
+    component: (props) => RoleCheckbox({ ...props, role, last: index === roles.length - 1 }),
     isEdited: isCheckboxEntryEdited
   }));
 }
 
 /** One role as a checkbox that adds its key to, or takes it out of, the candidate groups. */
 function RoleCheckbox(props) {
-  const { element, id, role, first } = props;
+  const { element, id, role, last } = props;
   const commandStack = useService('commandStack');
   const businessObject = element.businessObject;
   const current = () => splitGroups(businessObject.get('camunda:candidateGroups'));
@@ -100,7 +100,7 @@ function RoleCheckbox(props) {
     element,
     id,
     label: role.label ? `${role.label} (${role.value})` : role.value,
-    description: first ? 'Offer the task to these roles. The box above may also name others; saving reports any the system does not know.' : undefined,
+    description: last ? 'Tick the roles that may do this task. The box above may also name others; saving reports any the system does not know.' : undefined,
     getValue: () => current().some((name) => names(role, name)),
     setValue
   });

@@ -26,6 +26,7 @@ from engine.bpmn.serializer import StateSerializer
 from engine.breaches import BreachesMixin
 from engine.clock import Clock, SystemClock
 from engine.db import Database
+from engine.editor_choices import EditorChoicesMixin
 from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from engine.forms import validate_submission
 from engine.governance import GovernanceMixin
@@ -46,6 +47,7 @@ from engine.instances import (
     with_claim,
 )
 from engine.mailqueue import MailMixin
+from engine.migration import MigrationMixin
 from engine.models import (
     DefinitionVersion,
     HumanTask,
@@ -97,7 +99,8 @@ _HISTORY_OF_CASE = select(TaskHistory.__table__).where(
     TaskHistory.instance_id == bindparam("instance_id")).order_by(TaskHistory.at, TaskHistory.id)
 
 
-class Callgov(QueriesMixin, messages.MessagesMixin, MailMixin, ReleasesMixin, BreachesMixin, GovernanceMixin):
+class Callgov(QueriesMixin, messages.MessagesMixin, MailMixin, ReleasesMixin, BreachesMixin, GovernanceMixin,
+              MigrationMixin, EditorChoicesMixin):
     """The engine facade."""
 
     def __init__(self, db: Database, *, clock: Clock | None = None, operations: OperationRegistry | None = None,

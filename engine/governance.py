@@ -121,6 +121,8 @@ class Review:
     request: RequestView
     published_version: int | None
     changes: tuple[ElementChange, ...]
+    published_version_id: int | None = None
+    """The id of the version compared with, for the review page's diagram diff."""
 
 
 class GovernanceMixin(FacadeParts):
@@ -271,7 +273,8 @@ class GovernanceMixin(FacadeParts):
             draft = _version(s, row.version_id)
             published = _compared_with(s, row)
             changes = diff_definitions(published.bpmn_xml if published else None, draft.bpmn_xml)
-            return Review(_request_view(row), published.version if published else None, tuple(changes))
+            return Review(_request_view(row), published.version if published else None, tuple(changes),
+                          published.id if published else None)
 
 
 # -- helpers -------------------------------------------------------------------------------------

@@ -85,7 +85,8 @@ def process(process_id: str) -> ResponseReturnValue:
 def editor(process_id: str) -> ResponseReturnValue:
     """The diagram editor, opening the newest draft (or version) of the process."""
     history = facade().process_history(process_id, user=current_user.username)
-    return render_template("governance/editor.html", history=history)
+    choices = facade().editor_choices(user=current_user.username).to_dict()
+    return render_template("governance/editor.html", history=history, choices=choices)
 
 
 @bp.get("/processes/<process_id>/draft.bpmn")

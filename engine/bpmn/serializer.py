@@ -63,6 +63,18 @@ class MessageDefinitionConverter(EventDefinitionConverter):
         return dct
 
 
+def state_config() -> dict[type, Any]:
+    """SpiffWorkflow's Camunda converters, with ours: state-only workflows, clock timers, messages."""
+    config = dict(CAMUNDA_CONFIG)
+    config[BpmnWorkflow] = StateOnlyWorkflowConverter
+    # Our clock-aware timers may sit in a task's internal data (events an event-based gateway saw).
+    for ours, theirs in ((ClockTimeDate, TimeDateEventDefinition), (ClockDuration, DurationTimerEventDefinition),
+                         (ClockCycle, CycleTimerEventDefinition)):
+        config[ours] = config[theirs]
+    config[MessageDefinition] = MessageDefinitionConverter
+    return config
+
+
 class StateSerializer:
     """Turns a workflow into a JSON string of its state and back (given the specs)."""
 
@@ -70,14 +82,7 @@ class StateSerializer:
     """Bumped, with a migration, whenever the stored shape changes."""
 
     def __init__(self) -> None:
-        config = dict(CAMUNDA_CONFIG)
-        config[BpmnWorkflow] = StateOnlyWorkflowConverter
-        # Our clock-aware timers may sit in a task's internal data (events an event-based gateway saw).
-        for ours, theirs in ((ClockTimeDate, TimeDateEventDefinition), (ClockDuration, DurationTimerEventDefinition),
-                             (ClockCycle, CycleTimerEventDefinition)):
-            config[ours] = config[theirs]
-        config[MessageDefinition] = MessageDefinitionConverter
-        registry = BpmnWorkflowSerializer.configure(config)
+        registry = BpmnWorkflowSerializer.configure(state_config())
         registry.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]))
         self._serializer = BpmnWorkflowSerializer(registry)
 

@@ -30,6 +30,7 @@ COVERED = {
     ("POST", "/governance/versions/<int:version_id>/request"), ("GET", "/governance/requests/<int:request_id>"),
     ("POST", "/governance/requests/<int:request_id>/approve"),
     ("POST", "/governance/requests/<int:request_id>/send-back"),
+    ("GET", "/governance/processes/<process_id>/migrate"), ("POST", "/governance/processes/<process_id>/migrate"),
 }
 """The rules this matrix covers, for ``test_access_matrix.test_matrix_covers_every_route``."""
 
@@ -43,6 +44,11 @@ def _draft(callgov: Callgov) -> int:
 
 def _requested(callgov: Callgov) -> int:
     return callgov.request_publication(_draft(callgov), user="gina", summary="Three days to decide").id
+
+
+def _published(callgov: Callgov) -> int:
+    """Version 2 published, so REV-2026-00001 and -00002 (on version 1) can move."""
+    return callgov.deploy(CHANGED.encode(), filename="review.bpmn", actor="tester", publish=True).definition.id
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,9 @@ ROUTES = [
     Route("GET", "/governance/requests/1", prepare=_requested),
     Route("POST", "/governance/requests/1/approve", ok=302, prepare=_requested),
     Route("POST", "/governance/requests/1/send-back", ok=302, form={"note": "Why three?"}, prepare=_requested),
+    Route("GET", "/governance/processes/review/migrate", prepare=_published),
+    Route("POST", "/governance/processes/review/migrate", form={"cases": "REV-2026-00001", "action": "move"},
+          prepare=_published),
 ]
 
 

@@ -2,6 +2,7 @@
 //
 //   dist/viewer.js, dist/viewer.css    case-page diagram (bpmn-js NavigatedViewer)
 //   dist/modeler.js, dist/modeler.css  governance editor (Modeler + properties panel)
+//   dist/review.js, dist/review.css    review page: published vs draft (bpmn-js-differ)
 //   dist/fonts/                        the bpmn icon font used by the editor
 //   dist/govuk.css                     GOV.UK Frontend, system fonts, no crown
 //   dist/THIRD-PARTY-NOTICES.txt       licences of everything bundled
@@ -50,11 +51,11 @@ async function main() {
   await reportSizes();
 }
 
-/** Bundle the viewer and the modeler; return the npm packages they contain. */
+/** Bundle the viewer, the modeler and the review view; return the npm packages they contain. */
 async function buildBundles() {
   const result = await esbuild.build({
     absWorkingDir: here,
-    entryPoints: { viewer: 'src/viewer.js', modeler: 'src/modeler.js' },
+    entryPoints: { viewer: 'src/viewer.js', modeler: 'src/modeler.js', review: 'src/review.js' },
     outdir: distDir,
     entryNames: '[name]',
     assetNames: 'fonts/[name]-[hash]',
@@ -72,7 +73,7 @@ async function buildBundles() {
     logLevel: 'warning'
   });
   const unexpected = Object.keys(result.metafile.outputs)
-    .filter((file) => !/^\.\.\/static\/dist\/((viewer|modeler)\.(js|css)|fonts\/bpmn-[A-Z0-9]+\.woff2?)$/.test(file));
+    .filter((file) => !/^\.\.\/static\/dist\/((viewer|modeler|review)\.(js|css)|fonts\/bpmn-[A-Z0-9]+\.woff2?)$/.test(file));
   if (unexpected.length) {
     throw new Error(`esbuild wrote unexpected files: ${unexpected.join(', ')}`);
   }

@@ -9,7 +9,9 @@
  *        data-load-url="/governance/processes/release/draft.bpmn"   (optional:
  *                                        without it a new diagram is started)
  *        data-save-url="/governance/processes/release/drafts"
- *        data-csrf-token="{{ csrf_token() }}">
+ *        data-csrf-token="{{ csrf_token() }}"
+ *        data-choices='{"roles": [{"value": "dpo", "label": "…"}],
+ *                       "topics": [{"value": "…", "label": "…"}]}'>   (optional)
  *     <div id="canvas"></div>
  *     <div id="properties"></div>
  *   </div>
@@ -20,7 +22,9 @@
  * {"problems": [{"element_id": "Task_1" | null, "message": "..."}],
  *  "version": {"number": 3, ...}}. The elements concerned are marked on the
  * canvas and the problems listed in #problems as buttons that select the
- * element. The container fires `callgov:modeler-ready` and
+ * element. With data-choices, the properties panel offers the roles as
+ * candidate groups and the operations as service-task topics
+ * (shared/choices.js). The container fires `callgov:modeler-ready` and
  * `callgov:draft-saved` (detail: the server's answer) for page scripts.
  */
 import BpmnModeler from 'bpmn-js/lib/Modeler';
@@ -36,7 +40,8 @@ import 'bpmn-js/dist/assets/diagram-js.css';
 import 'bpmn-js/dist/assets/bpmn-js.css';
 import '@bpmn-io/properties-panel/dist/assets/properties-panel.css';
 import './modeler.css';
-import { fetchText, whenReady } from './shared/dom.js';
+import CallgovChoicesModule from './shared/choices.js';
+import { fetchText, readJson, whenReady } from './shared/dom.js';
 import { ProblemReport } from './shared/problems.js';
 
 whenReady(() => {
@@ -64,9 +69,11 @@ async function startEditor(container) {
       BpmnPropertiesPanelModule,
       BpmnPropertiesProviderModule,
       CamundaPlatformPropertiesProviderModule,
-      CamundaBehaviorsModule
+      CamundaBehaviorsModule,
+      CallgovChoicesModule
     ],
-    moddleExtensions: { camunda: camundaModdleDescriptor }
+    moddleExtensions: { camunda: camundaModdleDescriptor },
+    callgovChoices: readJson(container, 'data-choices') || {}
   });
   container.bpmnModeler = modeler;
   report.attach(modeler);

@@ -35,6 +35,21 @@ export function readIdList(element, attribute) {
   }
 }
 
+/** Read a data attribute holding a JSON object; null when missing or malformed. */
+export function readJson(element, attribute) {
+  const raw = element.getAttribute(attribute);
+  if (!raw) {
+    return null;
+  }
+  try {
+    const value = JSON.parse(raw);
+    return value && typeof value === 'object' && !Array.isArray(value) ? value : null;
+  } catch (error) {
+    console.warn(`callgov: ${attribute} is not a JSON object`, error);
+    return null;
+  }
+}
+
 /** Create an element with an optional class name and text. */
 export function make(tagName, className, text) {
   const element = document.createElement(tagName);

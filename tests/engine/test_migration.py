@@ -1,0 +1,200 @@
+"""Moving running cases to the published version: safe moves, refusals with reasons, audit, roles."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from engine import audit
+from engine.clock import FakeClock
+from engine.errors import InvalidInput, NotFound, PermissionDenied
+from engine.facade import Callgov
+from engine.models import HumanTask, ProcessInstance, Timer
+from engine.users import UserView
+from tests.conftest import BPMN_DIR
+
+REVIEW = (BPMN_DIR.parent.parent / "webui" / "bpmn" / "review.bpmn").read_text()
+DESCRIBE = {"call_date": "2026-01-02", "purpose": "complaint", "details": "Caller disputes what was said",
+            "third_party": "false", "copies": "1", "confirm": "true"}
+NEW_FORM = REVIEW.replace('label="Why they need it"', 'label="Reason given"').replace(
+    'camunda:candidateGroups="cs_team_leader, ad_communities, dpo"', 'camunda:candidateGroups="dpo"')
+WITHOUT_AUTHORISE = re.sub(r'<bpmn:userTask id="authorise".*?</bpmn:userTask>', "", REVIEW, flags=re.S).replace(
+    '<bpmn:sequenceFlow id="f3" sourceRef="authorise" targetRef="decided"/>', "").replace(
+    'targetRef="authorise"', 'targetRef="decided"')
+WITHOUT_AUTHORISE = re.sub(r'<bpmndi:BPMNShape id="authorise_di".*?</bpmndi:BPMNShape>|'
+                           r'<bpmndi:BPMNEdge id="f3_di".*?</bpmndi:BPMNEdge>', "", WITHOUT_AUTHORISE)
+TIMERS = (BPMN_DIR / "timers.bpmn").read_text()
+
+
+@pytest.fixture
+def people(make_user: Callable[..., UserView]) -> None:
+    """A governance officer, a requester, an authoriser (DPO) and the help desk."""
+    make_user("gina", "governance")
+    make_user("sam", "staff")
+    make_user("dana", "dpo")
+    make_user("lee", "cs_team_leader")
+    make_user("hal", "it_helpdesk")
+
+
+@pytest.fixture
+def at_authorise(callgov: Callgov, people: None) -> str:
+    """review.bpmn version 1 published; a case described by sam, waiting at "Authorise the request"."""
+    callgov.deploy(REVIEW.encode(), filename="review.bpmn", actor="tester", publish=True)
+    first = callgov.start("review", user="sam")
+    return callgov.complete_task(first.ready_tasks[0].id, user="sam", data=DESCRIBE).case_ref
+
+
+def _publish(callgov: Callgov, xml: str) -> int:
+    return callgov.deploy(xml.encode(), filename="review.bpmn", actor="tester", publish=True).definition.version
+
+
+def _migrations(callgov: Callgov, case_ref: str) -> list[tuple[str, dict[str, object]]]:
+    with callgov.db.reading() as s:
+        return [(e.actor, e.detail) for e in audit.events_for(s, case_ref=case_ref, limit=50)
+                if e.action == "instance.migrated"]
+
+
+def _state(callgov: Callgov, case_ref: str) -> tuple[object, ...]:
+    with callgov.db.reading() as s:
+        case = s.scalars(select(ProcessInstance).where(ProcessInstance.case_ref == case_ref)).one()
+        tasks = sorted(s.execute(select(HumanTask.id, HumanTask.candidate_roles).where(
+            HumanTask.instance_id == case.id)).all())
+        return case.definition_version_id, case.state, case.lock_version, tuple(tasks)
+
+
+def test_a_safe_move_then_the_case_finishes_on_the_new_version(callgov: Callgov, at_authorise: str) -> None:
+    assert _publish(callgov, NEW_FORM) == 2
+    checked = callgov.check_migration("review", [at_authorise], user="gina")
+    assert not checked.moved and [o.movable for o in checked.outcomes] == [True]
+    assert callgov.instance(at_authorise).definition_version == 1  # a check changes nothing
+
+    report = callgov.migrate_instances("review", [at_authorise.lower()], user="gina")
+    assert report.moved and [(o.case_ref, o.from_version, o.to_version) for o in report.movable] == [
+        (at_authorise, 1, 2)]
+    case = callgov.instance(at_authorise)
+    assert case.definition_version == 2
+    (task,) = case.ready_tasks
+    assert task.candidate_roles == ("dpo",)  # the projection follows the new version
+    assert callgov.tasks_for("lee") == []
+    detail = callgov.task(task.id, user="dana")
+    assert [f.label for f in detail.form.fields if f.id == "details"] == ["Reason given"]
+    sent = callgov.complete_task(task.id, user="dana", data={"decision": "approve"})
+    assert [t.element_id for t in sent.ready_tasks] == ["send"]
+    done = callgov.complete_task(sent.ready_tasks[0].id, user="hal", data={"sent_on": "2026-01-05T10:00"})
+    assert done.status == "completed" and done.definition_version == 2
+    ((actor, detail_),) = _migrations(callgov, at_authorise)
+    assert actor == "gina" and detail_["from_version"] == 1 and detail_["to_version"] == 2
+
+
+def test_a_case_whose_current_task_is_gone_is_refused_and_untouched(callgov: Callgov, at_authorise: str) -> None:
+    _publish(callgov, WITHOUT_AUTHORISE)
+    before = _state(callgov, at_authorise)
+    checked = callgov.check_migration("review", [at_authorise], user="gina")
+    (outcome,) = checked.refused
+    assert outcome.reasons == ("task 'Authorise the request' no longer exists in version 2",)
+    report = callgov.migrate_instances("review", [at_authorise], user="gina")
+    assert report.refused[0].reasons == outcome.reasons and not report.movable
+    assert _state(callgov, at_authorise) == before
+    assert _migrations(callgov, at_authorise) == []
+
+
+def test_a_case_before_the_removed_task_can_move_and_skips_it(callgov: Callgov, at_authorise: str) -> None:
+    fresh = callgov.start("review", user="sam")
+    _publish(callgov, WITHOUT_AUTHORISE)
+    report = callgov.migrate_instances("review", [at_authorise, fresh.case_ref], user="gina")
+    assert [o.case_ref for o in report.movable] == [fresh.case_ref]
+    assert [o.case_ref for o in report.refused] == [at_authorise]
+    moved = callgov.instance(fresh.case_ref)
+    assert moved.definition_version == 2 and [t.element_id for t in moved.ready_tasks] == ["describe"]
+    assert moved.ready_tasks[0].id == fresh.ready_tasks[0].id  # the same task, so links to it still work
+
+
+def test_refusals_say_why(callgov: Callgov, at_authorise: str) -> None:
+    cancelled = callgov.start("review", user="sam").case_ref
+    callgov.cancel(cancelled, user="sam", reason="Asked by mistake")
+    report = callgov.check_migration("review", [at_authorise, cancelled, "REV-2026-09999"], user="gina")
+    reasons = [o.reasons[0] for o in report.outcomes]
+    assert reasons == [f"Case {at_authorise} is already on version 1", f"Case {cancelled} is cancelled, "
+                       "so there is nothing to move", "There is no case REV-2026-09999"]
+
+
+def test_a_case_of_another_process_is_refused(callgov: Callgov, at_authorise: str) -> None:
+    callgov.deploy(TIMERS.encode(), filename="timers.bpmn", actor="tester", publish=True)
+    other = callgov.start("timers", user="sam").case_ref
+    _publish(callgov, NEW_FORM)
+    (outcome,) = callgov.migrate_instances("review", [other], user="gina").outcomes
+    assert not outcome.movable and "another process" in outcome.reasons[0]
+
+
+def test_only_governance_staff_check_or_move(callgov: Callgov, at_authorise: str) -> None:
+    _publish(callgov, NEW_FORM)
+    for user in ("sam", "dana"):
+        with pytest.raises(PermissionDenied):
+            callgov.migrate_instances("review", [at_authorise], user=user)
+        with pytest.raises(PermissionDenied):
+            callgov.check_migration("review", [at_authorise], user=user)
+        with pytest.raises(PermissionDenied):
+            callgov.migration_overview("review", user=user)
+    with pytest.raises(InvalidInput):
+        callgov.migrate_instances("review", [], user="gina")
+    with pytest.raises(NotFound):
+        callgov.migrate_instances("nothing", [at_authorise], user="gina")
+    assert callgov.instance(at_authorise).definition_version == 1
+
+
+def test_the_overview_groups_running_cases_by_version(callgov: Callgov, at_authorise: str) -> None:
+    _publish(callgov, NEW_FORM)
+    newer = callgov.start("review", user="sam").case_ref
+    overview = callgov.migration_overview("review", user="gina")
+    assert overview.published_version == 2
+    assert [(g.version, g.published, [c.case_ref for c in g.cases]) for g in overview.groups] == [
+        (2, True, [newer]), (1, False, [at_authorise])]
+    assert overview.groups[1].cases[0].current_step == "Authorise the request"
+
+
+def test_a_claim_survives_when_the_task_and_its_candidates_do(callgov: Callgov, at_authorise: str) -> None:
+    task = callgov.instance(at_authorise).ready_tasks[0]
+    callgov.claim(task.id, user="dana")
+    _publish(callgov, REVIEW.replace('label="Why they need it"', 'label="Reason given"'))
+    callgov.migrate_instances("review", [at_authorise], user="gina")
+    assert [t.claimed_by for t in callgov.instance(at_authorise).ready_tasks] == ["dana"]
+
+
+def test_waiting_timers_keep_their_due_time(callgov: Callgov, people: None, clock: FakeClock) -> None:
+    callgov.deploy(TIMERS.encode(), filename="timers.bpmn", actor="tester", publish=True)
+    case = callgov.start("timers", user="sam").case_ref
+    clock.advance(timedelta(hours=3))
+    callgov.deploy(TIMERS.replace('name="Escalated"', 'name="Escalated to the DPO"').encode(),
+                   filename="timers.bpmn", actor="tester", publish=True)
+
+    def due() -> list[object]:
+        with callgov.db.reading() as s:
+            return list(s.scalars(select(Timer.due_at).join(
+                ProcessInstance, ProcessInstance.id == Timer.instance_id).where(ProcessInstance.case_ref == case)))
+
+    before = due()
+    report = callgov.migrate_instances("timers", [case], user="gina")
+    assert report.movable, report.refused
+    assert due() == before and len(before) == 1
+    clock.advance(timedelta(days=5))
+    callgov.fire_due_timers()
+    view = callgov.instance(case)
+    assert [t.title for t in view.ready_tasks] == ["Escalated to the DPO"]
+
+
+def test_a_case_that_passed_a_removed_step_is_refused(callgov: Callgov, at_authorise: str) -> None:
+    without_describe = re.sub(r'<bpmn:userTask id="describe".*?</bpmn:userTask>', "", REVIEW, flags=re.S).replace(
+        '<bpmn:sequenceFlow id="f2" sourceRef="describe" targetRef="authorise"/>', "").replace(
+        'targetRef="describe"', 'targetRef="authorise"')
+    without_describe = re.sub(r'<bpmndi:BPMNShape id="describe_di".*?</bpmndi:BPMNShape>|'
+                              r'<bpmndi:BPMNEdge id="f2_di".*?</bpmndi:BPMNEdge>', "", without_describe)
+    _publish(callgov, without_describe)
+    before = _state(callgov, at_authorise)
+    (outcome,) = callgov.migrate_instances("review", [at_authorise], user="gina").outcomes
+    assert not outcome.movable
+    assert outcome.reasons == ("the case has passed 'Describe the call', which version 2 no longer has",)
+    assert _state(callgov, at_authorise) == before

@@ -17,6 +17,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from engine.breaches import REGISTER_ROLES
@@ -46,7 +47,7 @@ class ConcernForm(FlaskForm):
     how_known = TextAreaField("How do you know?", validators=[
         DataRequired("Say how you know"), Length(max=4000, message="Keep it under 4,000 characters")])
     identity = RadioField("Who should know that you reported this?", default="named", choices=[
-        ("named", "Report in my name"), ("anonymous", "Report anonymously")],
+        SelectChoice("named", "Report in my name"), SelectChoice("anonymous", "Report anonymously")],
         validators=[DataRequired("Choose whether to report in your name or anonymously")])
 
     def validate_discovered_at(self, field: StringField) -> None:

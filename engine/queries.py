@@ -326,16 +326,18 @@ class QueriesMixin(FacadeParts):
             return [defs.view_of(v, d) for v, d in rows]
 
     def requests_of(self, *, user: str, limit: int = 200) -> list[CaseSummary]:
-        """The cases ``user`` started, newest first."""
+        """The cases ``user`` started, newest first (less any breach case that concerns them: a report
+        naming its own reporter as the person concerned is then out of their sight too)."""
         with self.db.reading() as s:
             person = self._active_user(s, user)
+            about_me = cases_about(s, person.username)
             rows = s.execute(
                 select(ProcessInstance, ProcessDefinition.name)
                 .join(ProcessDefinition, ProcessDefinition.process_id == ProcessInstance.process_id)
                 .where(ProcessInstance.started_by == person.username)
                 .order_by(ProcessInstance.started_at.desc(), ProcessInstance.id.desc()).limit(limit))
             return [CaseSummary(i.case_ref, i.process_id, name, i.status, i.current_step, i.started_at,
-                                i.updated_at, i.ended_at) for i, name in rows]
+                                i.updated_at, i.ended_at) for i, name in rows if i.case_ref not in about_me]
 
     def inbox(self, *, user: str, process_id: str | None = None, overdue: bool = False, claimed: str | None = None,
               sort: str = "due", page: int = 1, limit: int | None = None) -> Inbox:

@@ -148,3 +148,9 @@ def test_an_anonymous_report_names_nobody_in_mails_or_inboxes(breach: Callgov, c
     [item] = [i for i in breach.inbox(user="dana").items if i.case_ref == ref]
     assert (item.case_started_by, item.started_by_name) == ("system:anonymous-report", "system:anonymous-report")
     assert "bob" not in str(breach.case_for(ref, user="dana"))
+
+
+def test_a_self_report_naming_the_reporter_leaves_their_sight(breach: Callgov) -> None:
+    ref = report(breach, user="bob", subject_username="bob")
+    assert ref not in {c.case_ref for c in breach.requests_of(user="bob")}
+    assert not breach.may_view_case(ref, "bob")

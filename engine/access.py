@@ -72,14 +72,17 @@ CASE_VIEWER_ROLES = AUTHORISER_ROLES
 
 
 def may_view_case(username: str, roles: frozenset[str], *, started_by: str, participants: Iterable[str],
-                  open_tasks: Iterable[TaskLike]) -> bool:
+                  open_tasks: Iterable[TaskLike], barred: Iterable[str] = ()) -> bool:
     """Whether ``username`` (holding ``roles``) may see a case: its page, diagram, data and history.
 
     Allowed: the person who started it; anyone who did one of its tasks (``participants``) or may do
     one of its open tasks; its authorisers (``cs_team_leader``, ``ad_communities``) and the DPO. A
     person barred from one of its open tasks (segregation of duties, e.g. the subject of a breach
-    case) is not let in by a role: only by having started the case or taken part in it.
+    case) is not let in by a role: only by having started the case or taken part in it. A ``barred``
+    person (the subject of a breach case) never sees it, open or closed, whatever else holds.
     """
+    if username in set(barred):
+        return False
     if username == started_by or username in set(participants):
         return True
     tasks = list(open_tasks)

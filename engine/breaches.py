@@ -27,9 +27,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from engine.breach_evidence import case_subjects, cases_about
 from engine.errors import InvalidInput, NotFound, PermissionDenied
 from engine.facade_parts import FacadeParts
 from engine.models.breaches import BreachHold, BreachRecord, BreachReporter, BreachTrigger
+from engine.models.releases import DisclosurePackage
+from engine.releases import token_digest
 from engine.views import json_ready
 
 if TYPE_CHECKING:
@@ -149,6 +152,44 @@ class BreachesMixin(FacadeParts):
             logger.warning("refused playback not raised as a breach case: %s", missing)
             return None
 
+    def flag_card_details(self, recording_id: int, *, user: str, note: str = "") -> TriggerResult:
+        """``user``, who may hear the recording now, flags it as containing card details (policy section 6):
+        a ``pci_flag`` trigger about the recording (joining an open case about it). Anyone else is refused."""
+        note = " ".join((note or "").split())[:1000]
+        with self._tx() as s:
+            decision = self._listen_decision(s, user, recording_id)
+        if not decision.allowed:
+            raise PermissionDenied("Only someone who may listen to this recording can flag it")
+        description = f"{decision.username} flagged recording {recording_id} as containing card details"
+        return self.raise_breach_trigger(
+            "pci_flag", actor=decision.username, recording_id=recording_id,
+            description=f"{description}: {note}" if note else description,
+            detail={"flagged_by": decision.username, "note": note, "listening_under": decision.case_ref})
+
+    def report_link_misuse(self, token: str) -> TriggerResult | None:
+        """A delivery link used after it expired or beyond its count: a ``link_misuse`` trigger about the
+        package's recordings (joining the open case about them). None for an unknown or still usable
+        link, or when no breach process is published."""
+        with self.db.reading() as s:
+            package = s.scalars(select(DisclosurePackage).where(
+                DisclosurePackage.token_sha256 == token_digest(token))).first()
+            if package is None or (package.expires_at > self.clock.now() and package.uses < package.max_uses):
+                return None
+            why = "expired" if package.expires_at <= self.clock.now() else "used up"
+            ids = sorted({int(f["recording_id"]) for f in package.files or () if f.get("recording_id") is not None})
+            case_ref = package.case_ref
+        if not ids:
+            logger.warning("link misuse of release %s not raised: its package names no recording", case_ref)
+            return None
+        try:
+            return self.raise_breach_trigger(
+                "link_misuse", actor="system:disclosure", recording_id=ids[0],
+                description=f"The delivery link of release {case_ref} was used after it was {why}",
+                detail={"release_case": case_ref, "why": why, "recording_ids": ids})
+        except NotFound as missing:
+            logger.warning("link misuse not raised as a breach case: %s", missing)
+            return None
+
     def raise_breach_trigger(self, kind: str, *, actor: str, subject_username: str | None = None,
                              recording_id: int | None = None, description: str = "",
                              detail: Mapping[str, Any] | None = None,
@@ -200,7 +241,8 @@ class BreachesMixin(FacadeParts):
             query = select(BreachRecord).order_by(BreachRecord.opened_at.desc(), BreachRecord.id.desc())
             if status:
                 query = query.where(BreachRecord.status == status)
-            rows = s.scalars(query).all()
+            about_me = cases_about(s, person.username)
+            rows = [row for row in s.scalars(query) if row.case_ref not in about_me]
             counts: dict[str, int] = {ref: n for ref, n in s.execute(
                 select(BreachTrigger.case_ref, _count()).group_by(BreachTrigger.case_ref)).all()}
             self._audit(s, "breach.register_viewed", person.username, detail={"rows": len(rows)})
@@ -227,8 +269,7 @@ class BreachesMixin(FacadeParts):
             if s.scalar(select(BreachRecord.id).where(BreachRecord.case_ref == ref)) is None:
                 raise NotFound(f"There is no breach case {ref}")
             row = s.scalars(select(BreachReporter).where(BreachReporter.case_ref == ref)).first()
-            subject = s.scalar(select(BreachRecord.subject_username).where(BreachRecord.case_ref == ref))
-            if subject == person.username:
+            if person.username in case_subjects(s, ref):
                 raise PermissionDenied(f"You cannot see who reported case {ref}: it concerns you")
             self._audit(s, "breach.reporter_viewed", person.username, case_ref=ref, detail={})
             return row.username if row is not None else "system"

@@ -23,6 +23,7 @@ from engine import definitions as defs
 from engine import users as people
 from engine.access import may_do_task
 from engine.bpmn.serializer import StateSerializer
+from engine.breach_evidence import BreachEvidenceMixin, case_subjects, cases_about
 from engine.breaches import BreachesMixin
 from engine.clock import Clock, SystemClock
 from engine.db import Database
@@ -99,8 +100,8 @@ _HISTORY_OF_CASE = select(TaskHistory.__table__).where(
     TaskHistory.instance_id == bindparam("instance_id")).order_by(TaskHistory.at, TaskHistory.id)
 
 
-class Callgov(QueriesMixin, messages.MessagesMixin, MailMixin, ReleasesMixin, BreachesMixin, GovernanceMixin,
-              MigrationMixin, EditorChoicesMixin):
+class Callgov(QueriesMixin, messages.MessagesMixin, MailMixin, ReleasesMixin, BreachesMixin, BreachEvidenceMixin,
+              GovernanceMixin, MigrationMixin, EditorChoicesMixin):
     """The engine facade."""
 
     def __init__(self, db: Database, *, clock: Clock | None = None, operations: OperationRegistry | None = None,
@@ -338,7 +339,9 @@ class Callgov(QueriesMixin, messages.MessagesMixin, MailMixin, ReleasesMixin, Br
             tasks = HumanTask.__table__
             rows = s.connection().execute(select(tasks).where(tasks.c.id.in_(ids)).order_by(
                 tasks.c.due_at.is_(None), tasks.c.due_at, tasks.c.created_at))
-            return [view for view in map(task_view, rows) if person.username not in view.excluded_users]
+            about_me = cases_about(s, person.username)
+            return [view for view in map(task_view, rows)
+                    if person.username not in view.excluded_users and view.case_ref not in about_me]
 
     def task(self, task_id: str, *, user: str) -> TaskDetail:
         """A ready task with its form, for someone who may do it."""
@@ -346,6 +349,7 @@ class Callgov(QueriesMixin, messages.MessagesMixin, MailMixin, ReleasesMixin, Br
             person = self._active_user(s, user)
             row = self._task_row(s, task_id)
             may_do_task(row, person.username, person.role_names, raise_error=True)
+            _not_about_them(s, row, person.username)
             case = load_case(s.connection(), row.case_ref)
             compiled = self.specs.get(s, case.definition_version_id)
             workflow = self._runner(s).restore(case, compiled)
@@ -360,6 +364,7 @@ class Callgov(QueriesMixin, messages.MessagesMixin, MailMixin, ReleasesMixin, Br
             row = self._task_row(s, task_id)
             case = load_case(s.connection(), row.case_ref, lock=True)
             may_do_task(row, person.username, person.role_names, raise_error=True)
+            _not_about_them(s, row, person.username)
             compiled = self.specs.get(s, case.definition_version_id)
             runner = self._runner(s)
             workflow = runner.restore(case, compiled)
@@ -383,6 +388,7 @@ class Callgov(QueriesMixin, messages.MessagesMixin, MailMixin, ReleasesMixin, Br
             person = self._active_user(s, user)
             row = self._task_row(s, task_id, lock=True)
             may_do_task(row, person.username, person.role_names, raise_error=True)
+            _not_about_them(s, row, person.username)
             self._set_claim(s, task_id, person.username)
             self._audit(s, "task.claimed", person.username, case_ref=row.case_ref, task_id=task_id)
             return with_claim(row, person.username)
@@ -480,6 +486,14 @@ class Callgov(QueriesMixin, messages.MessagesMixin, MailMixin, ReleasesMixin, Br
             data=summary.data, ready_tasks=tuple(ready), history=tuple(history),
             completed_elements=summary.completed_elements,
         )
+
+
+def _not_about_them(session: Session, task: TaskView, username: str) -> None:
+    """Refuse a task of a breach case that concerns ``username``, even one its diagram would let them do
+    (a trigger about them may have joined the case after its tasks were made)."""
+    if username in case_subjects(session, task.case_ref):
+        raise PermissionDenied(f"You cannot do this task of case {task.case_ref}: the case concerns you, so "
+                               "someone else must do it")
 
 
 def _definition(session: Session, process_id: str) -> ProcessDefinition:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from engine.db import Database
     from engine.instances import CaseRecord, InstanceRunner, WorkflowSummary
     from engine.operations import OperationRegistry
+    from engine.releases import AccessDecision
     from engine.views import InstanceView, Person
 
 
@@ -46,6 +47,8 @@ class FacadeParts:
                         entry: str | None = None, detail: Mapping[str, Any] | None = None) -> InstanceView: ...
 
         def _schedule_starts(self, s: Session, version_id: int) -> None: ...
+
+        def _listen_decision(self, s: Session, username: str, recording_id: int) -> AccessDecision: ...
 
         def instance(self, ref: str | int, *, user: str | None = None) -> InstanceView: ...
 

@@ -22,6 +22,7 @@ from engine import audit
 from engine import definitions as defs
 from engine import users as people
 from engine.access import may_do_task, may_view_case
+from engine.breach_evidence import case_subjects, cases_about
 from engine.errors import InvalidInput, NotFound, PermissionDenied
 from engine.facade_parts import FacadeParts
 from engine.forms import FormSpec
@@ -325,16 +326,18 @@ class QueriesMixin(FacadeParts):
             return [defs.view_of(v, d) for v, d in rows]
 
     def requests_of(self, *, user: str, limit: int = 200) -> list[CaseSummary]:
-        """The cases ``user`` started, newest first."""
+        """The cases ``user`` started, newest first (less any breach case that concerns them: a report
+        naming its own reporter as the person concerned is then out of their sight too)."""
         with self.db.reading() as s:
             person = self._active_user(s, user)
+            about_me = cases_about(s, person.username)
             rows = s.execute(
                 select(ProcessInstance, ProcessDefinition.name)
                 .join(ProcessDefinition, ProcessDefinition.process_id == ProcessInstance.process_id)
                 .where(ProcessInstance.started_by == person.username)
                 .order_by(ProcessInstance.started_at.desc(), ProcessInstance.id.desc()).limit(limit))
             return [CaseSummary(i.case_ref, i.process_id, name, i.status, i.current_step, i.started_at,
-                                i.updated_at, i.ended_at) for i, name in rows]
+                                i.updated_at, i.ended_at) for i, name in rows if i.case_ref not in about_me]
 
     def inbox(self, *, user: str, process_id: str | None = None, overdue: bool = False, claimed: str | None = None,
               sort: str = "due", page: int = 1, limit: int | None = None) -> Inbox:
@@ -370,12 +373,13 @@ class QueriesMixin(FacadeParts):
             # Segregation of duties (``excluded_users``, a JSON list) is applied to each row here, so
             # rows are read in chunks until the page and one more are found; the database stops early.
             wanted = page * limit + 1
+            about_me = cases_about(s, person.username)
             items: list[InboxItem] = []
             offset = 0
             while len(items) < wanted:
                 rows = s.execute(ordered.limit(wanted).offset(offset)).all()
                 items += [_inbox_item(task, process_name, starter_name) for task, process_name, starter_name in rows
-                          if person.username not in task.excluded_users]
+                          if person.username not in task.excluded_users and task.case_ref not in about_me]
                 if len(rows) < wanted:
                     break
                 offset += wanted
@@ -448,7 +452,8 @@ class QueriesMixin(FacadeParts):
         tasks = list(session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id)
                                      .order_by(HumanTask.created_at)))
         if not may_view_case(person.username, person.role_names, started_by=instance.started_by,
-                             participants=participants, open_tasks=tasks):
+                             participants=participants, open_tasks=tasks,
+                             barred=case_subjects(session, instance.case_ref)):
             raise PermissionDenied(f"You are not involved in case {instance.case_ref}")
         return instance, person, tasks
 

@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.access import may_do_task
+from engine.breach_evidence import investigating_case
 from engine.catalogue import Page, recordings_by_id, search_recordings
 from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from engine.facade_parts import FacadeParts
@@ -318,6 +319,10 @@ class ReleasesMixin(FacadeParts):
                     if case.started_by != person.username:
                         return AccessDecision(True, person.username, recording_id, case.case_ref, "dpo",
                                               "Data Protection Officer on an open case concerning the recording")
+        breach = investigating_case(s, person.username, recording_id)
+        if breach is not None:
+            return AccessDecision(True, person.username, recording_id, breach, "investigator",
+                                  "Investigator of the breach case concerning the recording")
         return AccessDecision(False, person.username, recording_id, None, None,
                               f"No open case authorises {person.username} to listen to recording #{recording_id}")
 

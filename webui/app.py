@@ -38,6 +38,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, callgov: Callgov | No
     from webui import (
         admin,
         auth,
+        breaches,
         cases,
         disclosure,
         errors,
@@ -54,8 +55,8 @@ def create_app(config: Mapping[str, Any] | None = None, *, callgov: Callgov | No
     auth.init_app(app)
     filters.init_app(app)
     disclosure.init_app(app)
-    for blueprint in (auth.bp, tasks.bp, cases.bp, recordings.bp, disclosure.bp, admin.bp, governance.bp,
-                      migration.bp, errors.bp):
+    for blueprint in (auth.bp, tasks.bp, cases.bp, recordings.bp, disclosure.bp, breaches.bp, admin.bp,
+                      governance.bp, migration.bp, errors.bp):
         app.register_blueprint(blueprint)
     _start_scheduler(app, settings, callgov)
     return app

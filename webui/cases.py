@@ -14,6 +14,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
+from engine.breaches import ANONYMOUS_STARTER, BREACH_PROCESS, REGISTER_ROLES
 from engine.errors import NotFound, PermissionDenied
 from engine.queries import CasePage
 from engine.releases import RELEASE_PROCESS
@@ -60,8 +61,12 @@ def case(case_ref: str) -> ResponseReturnValue:
         if page.case.process_id == RELEASE_PROCESS else []
     may_withdraw = page.case.process_id == RELEASE_PROCESS and page.case.status == "running" \
         and page.case.started_by == current_user.username and not page.case.data.get("released_at")
+    breach = page.case.process_id == BREACH_PROCESS
+    may_examine = breach and page.case.status == "running" and page.case.data.get("investigator") \
+        == current_user.username and current_user.has_role("investigator")
+    may_see_reporter = breach and page.case.started_by == ANONYMOUS_STARTER and current_user.has_role(*REGISTER_ROLES)
     return render_template("cases/case.html", page=page, now=facade().clock.now(), recordings=recordings,
-                           may_withdraw=may_withdraw)
+                           may_withdraw=may_withdraw, may_examine=may_examine, may_see_reporter=may_see_reporter)
 
 
 @bp.get("/cases/<case_ref>/diagram.bpmn")

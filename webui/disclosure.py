@@ -5,7 +5,8 @@ send ``Referrer-Policy: no-referrer`` (so the link never leaks to another site, 
 logs through a Referer) and ``no-store``; the request log prints the path with the token blanked.
 Their forms carry a CSRF token tied to the anonymous session cookie. Because no Referer is sent,
 Flask-WTF's HTTPS Referer check is skipped for them (``csrf.exempt``) and the form's own token
-check does the work. Unknown, expired and used-up links are refused and audited by the engine.
+check does the work. Unknown, expired and used-up links are refused and audited by the engine; each use of an expired or
+used-up link also raises the breach investigation's link-misuse trigger.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def register_csv() -> ResponseReturnValue:
 @bp.get("/disclosure/<token>")
 def landing(token: str) -> ResponseReturnValue:
     """The terms, the case and its files; the acknowledgement form, or the download once accepted."""
-    info = _package(lambda: facade().package_for_token(token))
+    info = _package(token, lambda: facade().package_for_token(token))
     if not isinstance(info, PackageInfo):
         return info
     return render_template("disclosure/landing.html", info=info, token=token, form=AcknowledgeForm(),
@@ -116,12 +117,12 @@ def acknowledge(token: str) -> ResponseReturnValue:
     """Record the recipient's acceptance of the terms, then back to the page with the download."""
     form = AcknowledgeForm()
     if not form.validate_on_submit():
-        info = _package(lambda: facade().package_for_token(token))
+        info = _package(token, lambda: facade().package_for_token(token))
         if not isinstance(info, PackageInfo):
             return info
         return render_template("disclosure/landing.html", info=info, token=token, form=form,
                                download=DownloadForm()), 400
-    result = _package(lambda: facade().acknowledge_package(token, name=form.name.data or ""))
+    result = _package(token, lambda: facade().acknowledge_package(token, name=form.name.data or ""))
     if not isinstance(result, PackageInfo):
         return result
     return redirect(url_for("disclosure.landing", token=token, _anchor="download"))
@@ -134,7 +135,7 @@ def download(token: str) -> ResponseReturnValue:
     if not DownloadForm().validate_on_submit():
         return _refusal(400, "The form has expired", "Go back to the link you were sent, reload the page and "
                                                      "try again.")
-    package = _package(lambda: facade().download_package(token))
+    package = _package(token, lambda: facade().download_package(token))
     if not isinstance(package, PackageDownload):
         return package
     response = Response(_stream(package), mimetype=package.content_type, direct_passthrough=True)
@@ -143,15 +144,17 @@ def download(token: str) -> ResponseReturnValue:
     return response
 
 
-def _package(load: Callable[[], T]) -> T | Response:
+def _package(token: str, load: Callable[[], T]) -> T | Response:
     """``load()``, or the refusal page for an unknown (404), expired or used-up (410) link, or a
-    download before the terms were accepted (403). The engine has audited the refusal."""
+    download before the terms were accepted (403). The engine has audited the refusal; an expired or
+    used-up link also raises a breach trigger (the engine joins repeats to the open case)."""
     try:
         return load()
     except NotFound:
         return _refusal(404, "This link is not valid", "Check that you copied the whole link from the email. If it "
                                                         "still does not work, ask the person who sent it.")
     except LinkGone as error:
+        facade().report_link_misuse(token)
         return _refusal(410, "This link can no longer be used", f"{error} Ask the person who sent it for a new one.")
     except PermissionDenied as error:
         return _refusal(403, "Accept the terms first", str(error))

@@ -17,7 +17,7 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 def init_app(app: Flask) -> None:
     """Register the filters and the role labels."""
     app.jinja_env.filters.update(london=london, london_date=london_date, age=age, role_label=role_label,
-                                 answer=answer, iso_london=iso_london)
+                                 answer=answer, iso_london=iso_london, starter=starter)
     app.jinja_env.globals["ROLES"] = ROLES
 
 
@@ -51,6 +51,20 @@ def age(since: datetime, now: datetime) -> str:
             count = seconds // size
             return f"{count} {unit}{'' if count == 1 else 's'}"
     return "just now"
+
+
+SYSTEM_STARTERS = {
+    "system:anonymous-report": "Anonymous report",
+    "system:playback": "The system (a refused playback)",
+    "system:disclosure": "The system (a delivery link misused)",
+    "system:breach-trigger": "The system (a breach trigger)",
+    "system:timers": "The system (a timer)",
+}
+
+
+def starter(value: str) -> str:
+    """Who started a case as people read it: an anonymous report never names its reporter."""
+    return SYSTEM_STARTERS.get(value, "The system" if value.startswith("system:") else value)
 
 
 def role_label(key: str) -> str:

@@ -32,6 +32,13 @@ SEARCH_REFUSED = ("Searching the recordings shows who called whom, so only the a
                   "Officer and the IT helpdesk can do it. To get a recording, start a release request.")
 
 
+class CardDetailsForm(FlaskForm):
+    """Flag a recording as holding card details (policy section 6): where in the call, optionally."""
+
+    note = TextAreaField("Where in the call, and anything else the DPO should know (optional)",
+                         validators=[Length(max=1000, message="Keep it under 1,000 characters")])
+
+
 class WithdrawForm(FlaskForm):
     """Why the requester withdraws their release request."""
 
@@ -74,7 +81,25 @@ def recording(recording_id: int) -> ResponseReturnValue:
         facade().report_refused_playback(current_user.username, recording_id)
         return render_template("recordings/refused.html", recording_id=recording_id), 403
     return render_template("recordings/recording.html", decision=decision,
-                           recording=facade().recording_summary(recording_id))
+                           recording=facade().recording_summary(recording_id), card_form=CardDetailsForm())
+
+
+@bp.post("/recordings/<int:recording_id>/card-details")
+@login_required
+def flag_card_details(recording_id: int) -> ResponseReturnValue:
+    """Flag the recording as containing card details: a breach trigger for the DPO (the engine checks
+    that the flagger may hear the recording)."""
+    form = CardDetailsForm()
+    if not form.validate_on_submit():
+        decision = facade().may_listen(current_user.username, recording_id)
+        if not decision.allowed:
+            abort(403, "Only someone who may listen to this recording can flag it.")
+        return render_template("recordings/recording.html", decision=decision, card_form=form,
+                               recording=facade().recording_summary(recording_id)), 400
+    facade().flag_card_details(recording_id, user=current_user.username, note=form.note.data or "")
+    flash("Thank you: the Data Protection Officer has been told that this recording holds card details. "
+          "Do not write the card details down or pass them on.", "success")
+    return redirect(url_for("recordings.recording", recording_id=recording_id))
 
 
 @bp.post("/recordings/<int:recording_id>/request")

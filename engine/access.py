@@ -70,13 +70,26 @@ def _refusal(task: TaskLike, username: str, roles: frozenset[str]) -> Exception 
 CASE_VIEWER_ROLES = AUTHORISER_ROLES
 """Roles that see every case they are not barred from: the authorisers of Appendix 1, the DPO among them."""
 
+CASE_VIEWER_ROLES_BY_PROCESS: dict[str, frozenset[str]] = {
+    "breach_investigation": frozenset({"dpo", "ad_communities"}),
+}
+"""Processes whose cases fewer roles see: a breach case (possibly about a member of their team) is
+not for team leaders; the DPO runs it and the Assistant Director is its escalation point."""
+
+
+def case_viewer_roles(process_id: str) -> frozenset[str]:
+    """The roles that see every case of ``process_id`` they are not barred from."""
+    return CASE_VIEWER_ROLES_BY_PROCESS.get(process_id, CASE_VIEWER_ROLES)
+
 
 def may_view_case(username: str, roles: frozenset[str], *, started_by: str, participants: Iterable[str],
-                  open_tasks: Iterable[TaskLike], barred: Iterable[str] = ()) -> bool:
+                  open_tasks: Iterable[TaskLike], barred: Iterable[str] = (),
+                  viewer_roles: frozenset[str] = CASE_VIEWER_ROLES) -> bool:
     """Whether ``username`` (holding ``roles``) may see a case: its page, diagram, data and history.
 
     Allowed: the person who started it; anyone who did one of its tasks (``participants``) or may do
-    one of its open tasks; its authorisers (``cs_team_leader``, ``ad_communities``) and the DPO. A
+    one of its open tasks; the ``viewer_roles`` (by default its authorisers, ``cs_team_leader`` and
+    ``ad_communities``, and the DPO; see ``case_viewer_roles`` for processes that narrow them). A
     person barred from one of its open tasks (segregation of duties, e.g. the subject of a breach
     case) is not let in by a role: only by having started the case or taken part in it. A ``barred``
     person (the subject of a breach case) never sees it, open or closed, whatever else holds.
@@ -88,7 +101,7 @@ def may_view_case(username: str, roles: frozenset[str], *, started_by: str, part
     tasks = list(open_tasks)
     if any(username in task.excluded_users for task in tasks):
         return False
-    if roles & CASE_VIEWER_ROLES:
+    if roles & viewer_roles:
         return True
     return any(username in (task.assignee, task.claimed_by) or roles & set(task.candidate_roles)
                for task in tasks)

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from engine import audit
 from engine import definitions as defs
 from engine import users as people
-from engine.access import may_do_task, may_view_case
+from engine.access import case_viewer_roles, may_do_task, may_view_case
 from engine.breach_evidence import case_subjects, cases_about
 from engine.errors import InvalidInput, NotFound, PermissionDenied
 from engine.facade_parts import FacadeParts
@@ -453,7 +453,8 @@ class QueriesMixin(FacadeParts):
                                      .order_by(HumanTask.created_at)))
         if not may_view_case(person.username, person.role_names, started_by=instance.started_by,
                              participants=participants, open_tasks=tasks,
-                             barred=case_subjects(session, instance.case_ref)):
+                             barred=case_subjects(session, instance.case_ref),
+                             viewer_roles=case_viewer_roles(instance.process_id)):
             raise PermissionDenied(f"You are not involved in case {instance.case_ref}")
         return instance, person, tasks
 

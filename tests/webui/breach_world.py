@@ -7,7 +7,7 @@ Import the fixtures into a test module; they replace ``web_callgov`` there, so `
 * ``anonymous``: sam's anonymous report, waiting for triage.
 * ``investigated``: staff1's report about ``helpdesk`` and recording ``other_recording``, triaged as
   misuse by dpo1, contained, and assigned to investigator1 (the *Investigate* task is ready).
-* ``closed``: a refused playback by ``leader`` (a team leader, so a case viewer), closed at triage.
+* ``closed``: a refused playback by ``leader`` (a team leader), closed at triage.
 * ``refused``: a refused playback by ``provider`` of ``waiting_recording``, waiting for triage.
 """
 

@@ -36,15 +36,15 @@ def _events(callgov: Callgov, ref: str) -> list[Any]:
 
 
 def test_a_closed_cases_subject_with_a_viewer_role_stays_out(breach: Callgov, clock: FakeClock) -> None:
-    ref = breach.raise_breach_trigger("refused_playback", actor="system:web", subject_username="tess").case_ref
+    ref = breach.raise_breach_trigger("refused_playback", actor="system:web", subject_username="alex").case_ref
     triage(breach, ref, "neither", aware=clock.now(), reason="She had an open review; the grant was slow")
     assert breach.instance(ref).status == "completed"
-    assert not breach.may_view_case(ref, "tess"), "tess is a team leader (a case viewer) and the subject"
+    assert not breach.may_view_case(ref, "alex"), "alex is the Assistant Director (a case viewer) and the subject"
     with pytest.raises(PermissionDenied):
-        breach.case_for(ref, user="tess")
+        breach.case_for(ref, user="alex")
     with pytest.raises(PermissionDenied):
-        breach.case_diagram(ref, user="tess")
-    assert breach.may_view_case(ref, "alex"), "another viewer still sees it"
+        breach.case_diagram(ref, user="alex")
+    assert breach.may_view_case(ref, "dana"), "another viewer still sees it"
 
 
 def test_a_dpo_under_investigation_sees_none_of_their_cases(breach: Callgov, clock: FakeClock) -> None:
@@ -154,3 +154,14 @@ def test_a_self_report_naming_the_reporter_leaves_their_sight(breach: Callgov) -
     ref = report(breach, user="bob", subject_username="bob")
     assert ref not in {c.case_ref for c in breach.requests_of(user="bob")}
     assert not breach.may_view_case(ref, "bob")
+
+
+def test_team_leaders_do_not_see_breach_cases_but_the_dpo_and_director_do(breach: Callgov, clock: FakeClock) -> None:
+    ref = report(breach, user="sam")
+    assert not breach.may_view_case(ref, "tess"), "a team leader sees release cases, not breach cases"
+    with pytest.raises(PermissionDenied):
+        breach.case_for(ref, user="tess")
+    assert breach.may_view_case(ref, "dana") and breach.may_view_case(ref, "alex")
+    assert breach.may_view_case(ref, "sam"), "the named reporter follows their report"
+    triage(breach, ref, "neither", aware=clock.now(), reason="Not a breach")
+    assert breach.may_view_case(ref, "dana") and not breach.may_view_case(ref, "tess")

@@ -48,6 +48,12 @@ def _row(html: str, ref: str) -> str:
 # -- reporting -----------------------------------------------------------------------------------------
 
 
+def test_the_start_page_sends_a_breach_report_to_the_report_page(sign_in_as: SignIn) -> None:
+    page = sign_in_as("staff1").get("/start").get_data(as_text=True)
+    assert 'href="/report-a-concern"' in page and 'action="/start/breach_investigation"' not in page
+    assert 'action="/start/recording_release"' in page, "other processes still start from here"
+
+
 def test_a_named_report_confirms_with_the_case_reference(sign_in_as: SignIn, web_callgov: Callgov) -> None:
     client = sign_in_as("staff1")
     page = client.get("/report-a-concern")

@@ -58,6 +58,7 @@ from engine.models import (
 from engine.operations import OperationRegistry
 from engine.queries import QueriesMixin
 from engine.releases import ReleasesMixin
+from engine.sandbox import SandboxMixin
 from engine.views import HistoryEntry, InstanceView, Person, TaskDetail, TaskView, json_ready
 
 SHIPPED_BPMN = Path(__file__).resolve().parent.parent / "workflows" / "bpmn"
@@ -96,7 +97,7 @@ _HISTORY_OF_CASE = select(TaskHistory.__table__).where(
     TaskHistory.instance_id == bindparam("instance_id")).order_by(TaskHistory.at, TaskHistory.id)
 
 
-class Callgov(QueriesMixin, messages.MessagesMixin, ReleasesMixin, BreachesMixin, GovernanceMixin):
+class Callgov(QueriesMixin, messages.MessagesMixin, ReleasesMixin, BreachesMixin, GovernanceMixin, SandboxMixin):
     """The engine facade."""
 
     def __init__(self, db: Database, *, clock: Clock | None = None, operations: OperationRegistry | None = None,

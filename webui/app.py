@@ -35,14 +35,15 @@ def create_app(config: Mapping[str, Any] | None = None, *, callgov: Callgov | No
         callgov = build(settings)
     app.extensions["callgov"] = callgov
 
-    from webui import admin, auth, cases, disclosure, errors, filters, governance, recordings, security, tasks
+    from webui import admin, auth, cases, disclosure, errors, filters, governance, recordings, sandbox, security, tasks
 
     csrf.init_app(app)
     security.init_app(app)
     auth.init_app(app)
     filters.init_app(app)
     disclosure.init_app(app)
-    for blueprint in (auth.bp, tasks.bp, cases.bp, recordings.bp, disclosure.bp, admin.bp, governance.bp, errors.bp):
+    for blueprint in (auth.bp, tasks.bp, cases.bp, recordings.bp, disclosure.bp, admin.bp, governance.bp, sandbox.bp,
+                      errors.bp):
         app.register_blueprint(blueprint)
     _start_scheduler(app, settings, callgov)
     return app

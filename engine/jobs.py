@@ -14,6 +14,7 @@ from engine.scheduler import JobContext, JobOutcome, JobRegistry
 TIMER_CHECK = timedelta(seconds=30)
 MESSAGE_RETRY = timedelta(minutes=1)
 CATALOGUE_SYNC = timedelta(minutes=15)
+SANDBOX_CLEAN_UP = timedelta(hours=1)
 
 
 def engine_jobs(callgov: Callgov, registry: JobRegistry | None = None) -> JobRegistry:
@@ -38,10 +39,16 @@ def engine_jobs(callgov: Callgov, registry: JobRegistry | None = None) -> JobReg
             return JobOutcome(summary="skipped: no provider, or another sync is running")
         return JobOutcome(summary=f"{report.records} call records read, {report.new} new")
 
+    def clean_up_sandbox(ctx: JobContext) -> JobOutcome:
+        gone = callgov.clean_up_test_runs()
+        return JobOutcome(summary=f"{gone} expired test run(s) deleted")
+
     registry.register("catalogue.sync", sync_catalogue, every=CATALOGUE_SYNC,
                       description="Read new calls from the telephony provider into the recordings catalogue")
     registry.register("timers.fire_due", fire_due, every=TIMER_CHECK,
                       description="Fire the timers that are due: reminders, escalations, deadlines, start timers")
     registry.register("messages.redeliver", redeliver, every=MESSAGE_RETRY,
                       description="Deliver kept messages that now have a receiver")
+    registry.register("sandbox.clean_up", clean_up_sandbox, every=SANDBOX_CLEAN_UP,
+                      description="Delete the governance test runs (sandboxes) older than their keeping time")
     return registry

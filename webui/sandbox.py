@@ -19,6 +19,7 @@ from engine.roles import ROLES
 from engine.sandbox import TestRunTask
 from webui import taskforms
 from webui.app import facade
+from webui.filters import london
 from webui.governance import governance_only
 
 bp = Blueprint("sandbox", __name__, url_prefix="/governance")
@@ -86,7 +87,7 @@ def fire_timers(run_id: str) -> ResponseReturnValue:
     except Conflict as error:
         flash(str(error), "info")
         return redirect(url_for("sandbox.run", run_id=run_id))
-    flash(f"Sandbox time is now {moved_to:%d %b %Y %H:%M} UTC. "
+    flash(f"Sandbox time is now {london(moved_to)}. "
           + (f"Fired: {', '.join(fired)}." if fired else "No timer of this case was due."), "success")
     return redirect(url_for("sandbox.run", run_id=run_id))
 

@@ -116,7 +116,8 @@ def test_timers_run_due_and_scheduler_tick(cli) -> None:
     assert tick.exit_code == 0, tick.output
     report = json.loads(tick.output)
     assert report["leader"] is True
-    assert sorted(run["name"] for run in report["runs"]) == ["catalogue.sync", "messages.redeliver", "timers.fire_due"]
+    assert sorted(run["name"] for run in report["runs"]) == ["catalogue.sync", "messages.redeliver", "sandbox.clean_up",
+                                                                 "timers.fire_due"]
 
 
 def test_messages_send_and_list(cli) -> None:

@@ -142,15 +142,16 @@ class SandboxMixin(FacadeParts):
         self.clean_up_test_runs()
         if len(self._runs_of(officer)) >= MAX_RUNS_PER_OFFICER:
             raise Conflict(f"You have {MAX_RUNS_PER_OFFICER} test runs; discard some before starting another")
-        folder = self.sandbox_folder
-        db = store.create(folder, record)
+        folder, db = self.sandbox_folder, None
         try:
+            db = store.create(folder, record)
             case_ref = self._set_up(db, record, xml, filename, data, world.role_user(start_as))
             with self._tx() as s:
                 self._audit(s, "sandbox.run_started", officer, detail={
                     "run": record.run_id, "process_id": record.process_id, "version": record.version})
         except BaseException:
-            db.dispose()
+            if db is not None:
+                db.dispose()
             store.delete(folder, record.run_id)
             raise
         try:
@@ -217,7 +218,9 @@ class SandboxMixin(FacadeParts):
         gone = 0
         for run_id in store.run_ids(folder):
             run = self._read_quietly(run_id)
-            if run is not None and run.created_at + keep > now:
+            # A file that cannot be read may be a run still being set up: judged by its age on disk.
+            started = run.created_at if run is not None else store.modified_at(folder, run_id)
+            if started is None or started + keep > now:
                 continue
             self._drop(run_id)
             with self._tx() as s:

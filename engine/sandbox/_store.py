@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, insert, select, update
@@ -22,6 +23,8 @@ from engine.db import Database, UTCDateTime
 from engine.errors import NotFound
 
 RUN_ID = re.compile(r"[0-9a-f]{16}")
+_MIGRATING = threading.Lock()
+"""Alembic keeps its running environment in module globals: one migration at a time per process."""
 
 _meta = MetaData()
 RUN = Table(
@@ -87,7 +90,8 @@ def create(root: Path, record: RunRecord) -> Database:
     root.mkdir(parents=True, exist_ok=True)
     path = database_path(root, record.run_id)
     url = f"sqlite:///{path}"
-    migrate.upgrade(url)
+    with _MIGRATING:
+        migrate.upgrade(url)
     db = Database(url)
     _meta.create_all(db.engine)
     with db.transaction() as s:
@@ -141,6 +145,14 @@ def run_ids(root: Path) -> list[str]:
     if not root.is_dir():
         return []
     return sorted(p.stem for p in root.glob("*.sqlite3") if RUN_ID.fullmatch(p.stem))
+
+
+def modified_at(root: Path, run_id: str) -> datetime | None:
+    """When the run's database file was last written (None when it is gone)."""
+    try:
+        return datetime.fromtimestamp(database_path(root, run_id).stat().st_mtime, tz=UTC)
+    except FileNotFoundError:
+        return None
 
 
 def delete(root: Path, run_id: str) -> None:

@@ -4,6 +4,7 @@ audit events of starting and discarding the run."""
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -198,3 +199,16 @@ def test_only_a_checked_version_with_good_sample_data_starts(callgov: Callgov, o
     data = callgov.test_run(run.run_id, user="gwen").page.case.data
     assert data["note"] == "hi" and data["when"].tzinfo is not None
     assert callgov.test_runs(user="gwen")[0].run_id == run.run_id
+
+
+def test_clean_up_spares_a_run_being_set_up(callgov: Callgov, officers: tuple[str, str], clock: FakeClock) -> None:
+    folder = callgov.sandbox_folder
+    folder.mkdir(parents=True)
+    half = folder / "0123456789abcdef.sqlite3"
+    half.write_bytes(b"")  # no tables yet: another request is migrating it
+    os.utime(half, (clock.now().timestamp(), clock.now().timestamp()))
+    assert callgov.clean_up_test_runs() == 0 and half.exists()
+    assert callgov.test_runs(user="gwen") == []
+    old = (clock.now() - timedelta(days=8)).timestamp()
+    os.utime(half, (old, old))
+    assert callgov.clean_up_test_runs() == 1 and not half.exists()

@@ -79,3 +79,22 @@ def test_runs_are_listed_and_discarded(gov: FlaskClient, web_callgov: Callgov) -
     assert "You discarded the test run" in gone and "You have no test runs" in gone
     assert gov.get(run_url).status_code == 404
     assert not list(web_callgov.sandbox_folder.glob("*.sqlite3"))
+
+
+def test_every_sandbox_action_needs_its_csrf_token(web_callgov: Callgov) -> None:
+    from tests.webui.test_csrf import signed_in, token_from
+    from webui import create_app
+
+    client = signed_in(create_app({"TESTING": True, "SECRET_KEY": "test-secret"},
+                                  callgov=web_callgov).test_client(), "gov")
+    start = "/governance/versions/1/test-run"
+    assert client.post(start, data={"sample": "{}", "start_as": "staff"}).status_code == 400
+    assert web_callgov.test_runs(user="gov") == []
+    run_url = client.post(start, data={"sample": "{}", "start_as": "staff",
+                                       "csrf_token": token_from(client, start)}).headers["Location"]
+    task = web_callgov.test_run(run_url.rsplit("/", 1)[1], user="gov").page.case.ready_tasks[0]
+    for action, data in ((f"/tasks/{task.id}", DESCRIBE), ("/fire-timers", {}), ("/discard", {})):
+        assert client.post(run_url + action, data={**data, "csrf_token": "forged"}).status_code == 400
+    run = web_callgov.test_run(run_url.rsplit("/", 1)[1], user="gov")  # still there, nothing done, no time moved
+    assert run.page.case.history == () and run.run.sandbox_now == run.run.created_at
+    assert client.post(f"{run_url}/discard", data={"csrf_token": token_from(client, run_url)}).status_code == 302

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from engine.errors import Conflict, FormInvalid, InvalidInput
+from engine.errors import Conflict, ExpressionError, FormInvalid, InvalidInput, WorkflowFailed
 from engine.roles import ROLES
 from engine.sandbox import TestRunTask
 from webui import taskforms
@@ -24,6 +24,8 @@ from webui.governance import governance_only
 
 bp = Blueprint("sandbox", __name__, url_prefix="/governance")
 bp.before_request(governance_only)
+RUN_FAILED = (WorkflowFailed, ExpressionError)
+"""The version failed while it ran: what a test run is for finding, so it is shown, not a server error."""
 
 
 @bp.route("/versions/<int:version_id>/test-run", methods=["GET", "POST"])
@@ -38,6 +40,9 @@ def start(version_id: int) -> ResponseReturnValue:
     except InvalidInput as error:
         return render_template("sandbox/start.html", version=version, sample=sample, start_as=start_as, roles=ROLES,
                                errors=error.problems), 400
+    except RUN_FAILED as error:
+        return render_template("sandbox/start.html", version=version, sample=sample, start_as=start_as, roles=ROLES,
+                               errors={"sample": f"The test case could not start. {error}"}), 422
     flash(f"You started a test run of version {run.version}: case {run.case_ref} in the sandbox.", "success")
     return redirect(url_for("sandbox.run", run_id=run.run_id))
 
@@ -74,6 +79,9 @@ def task(run_id: str, task_id: str) -> ResponseReturnValue:
     except FormInvalid as error:
         return _render(facade().test_run_task(run_id, task_id, user=current_user.username), answers,
                        error.problems), 400
+    except RUN_FAILED as error:
+        flash(f"{error}. Nothing changed: the test case is still waiting for this step.", "info")
+        return redirect(url_for("sandbox.run", run_id=run_id))
     flash(f"Step done in the sandbox. The test case is {'finished' if done.status != 'running' else 'running'}.",
           "success")
     return redirect(url_for("sandbox.run", run_id=run_id))
@@ -86,6 +94,9 @@ def fire_timers(run_id: str) -> ResponseReturnValue:
         moved_to, fired = facade().fire_test_timers(run_id, user=current_user.username)
     except Conflict as error:
         flash(str(error), "info")
+        return redirect(url_for("sandbox.run", run_id=run_id))
+    except RUN_FAILED as error:
+        flash(f"{error}. The timer did not fire; the sandbox clock stays where it was.", "info")
         return redirect(url_for("sandbox.run", run_id=run_id))
     flash(f"Sandbox time is now {london(moved_to)}. "
           + (f"Fired: {', '.join(fired)}." if fired else "No timer of this case was due."), "success")

@@ -33,7 +33,7 @@ from engine.roles import ROLES
 from engine.sandbox import _store as store
 from engine.sandbox import _world as world
 from engine.sandbox._sample import parse_sample, start_form_sample
-from engine.views import TaskDetail, TaskView
+from engine.views import InstanceView, TaskDetail, TaskView
 
 log = logging.getLogger(__name__)
 SYSTEM = "system:sandbox"
@@ -145,7 +145,7 @@ class SandboxMixin(FacadeParts):
         folder, db = self.sandbox_folder, None
         try:
             db = store.create(folder, record)
-            case_ref = self._set_up(db, record, xml, filename, data, world.role_user(start_as))
+            case = self._set_up(db, record, xml, filename, data, world.role_user(start_as))
             with self._tx() as s:
                 self._audit(s, "sandbox.run_started", officer, detail={
                     "run": record.run_id, "process_id": record.process_id, "version": record.version})
@@ -155,7 +155,7 @@ class SandboxMixin(FacadeParts):
             store.delete(folder, record.run_id)
             raise
         try:
-            return _summary(store.read(db), case_ref, "running", self.clock.now(), self.sandbox_keep)
+            return _summary(store.read(db), case.case_ref, case.status, self.clock.now(), self.sandbox_keep)
         finally:
             db.dispose()
 
@@ -195,11 +195,9 @@ class SandboxMixin(FacadeParts):
                 due = s.scalar(select(func.min(Timer.due_at)))
             if due is None:
                 raise Conflict("No timer is waiting in this test run")
-            ahead = due - box.clock.now()
-            if ahead > timedelta(0):
-                box.clock.offset += ahead
-                store.set_offset(db, box.clock.offset)
+            box.clock.offset += max(due - box.clock.now(), timedelta(0))
             fired = box.fire_due_timers()
+            store.set_offset(db, box.clock.offset)  # only once they fired: a failure leaves the clock as it was
             return box.clock.now(), [element for f in fired for element in f.elements]
 
     def discard_test_run(self, run_id: str, *, user: str) -> TestRunSummary:
@@ -235,7 +233,7 @@ class SandboxMixin(FacadeParts):
         return str(_governance_user(self, s, user).username)
 
     def _set_up(self, db: Database, record: store.RunRecord, xml: str, filename: str,
-                data: Mapping[str, Any], starter: str) -> str:
+                data: Mapping[str, Any], starter: str) -> InstanceView:
         """Deploy the version in the new sandbox, add its people and calls, and start the case."""
         with self._sandbox(db, record) as box:
             with db.transaction() as s:
@@ -248,7 +246,7 @@ class SandboxMixin(FacadeParts):
             CatalogueSync(db, box.services.telephony, clock=box.clock, window=timedelta(days=91)).run()
             case = box.start(record.process_id, user=starter, data=data)
         store.set_case(db, case.case_ref)
-        return case.case_ref
+        return case
 
     @contextmanager
     def _opened(self, run_id: str, user: str) -> Iterator[tuple[Database, store.RunRecord]]:

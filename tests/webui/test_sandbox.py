@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 
 from engine import audit
 from engine.facade import Callgov
-from tests.webui.conftest import DESCRIBE
+from tests.webui.conftest import BPMN, DESCRIBE
 
 BANNER = "Sandbox — test run, no real data"
 
@@ -98,3 +98,19 @@ def test_every_sandbox_action_needs_its_csrf_token(web_callgov: Callgov) -> None
     run = web_callgov.test_run(run_url.rsplit("/", 1)[1], user="gov")  # still there, nothing done, no time moved
     assert run.page.case.history == () and run.run.sandbox_now == run.run.created_at
     assert client.post(f"{run_url}/discard", data={"csrf_token": token_from(client, run_url)}).status_code == 302
+
+
+def test_a_version_that_fails_while_running_says_why(gov: FlaskClient, web_callgov: Callgov) -> None:
+    xml = BPMN.read_text().replace('decision == "approve"', 'decision == "approve" and copies > limit')
+    saved = web_callgov.save_draft("review", xml.encode(), user="gov")
+    assert saved.version is not None and not saved.problems  # it compiles: only running it shows the mistake
+    response = gov.post(f"/governance/versions/{saved.version.id}/test-run", data={"sample": "{}", "start_as": "staff"})
+    run_url = response.headers["Location"]
+    run_id = run_url.rsplit("/", 1)[1]
+    describe = web_callgov.test_run(run_id, user="gov").page.case.ready_tasks[0]
+    gov.post(f"{run_url}/tasks/{describe.id}", data=DESCRIBE)
+    authorise = web_callgov.test_run(run_id, user="gov").page.case.ready_tasks[0]
+    page = gov.post(f"{run_url}/tasks/{authorise.id}", data={"decision": "approve"}, follow_redirects=True)
+    assert response.status_code == 302 and page.status_code == 200
+    assert "Unknown name &#39;limit&#39;" in page.get_data(as_text=True)
+    assert [t.element_id for t in web_callgov.test_run(run_id, user="gov").page.case.ready_tasks] == ["authorise"]

@@ -45,6 +45,8 @@ MAX_RUNS_PER_OFFICER = 20
 class TestRunSummary:
     """One test run as a list shows it."""
 
+    __test__ = False  # not a pytest test class, whatever its name
+
     run_id: str
     owner: str
     process_id: str
@@ -64,6 +66,8 @@ class TestRunView:
     """A test run's page: its case (path, tasks, data, timeline), who does each task, what happened
     in the sandbox, the mails it would have sent, its next timer, and calls to ask for."""
 
+    __test__ = False
+
     run: TestRunSummary
     page: CasePage
     actors: Mapping[str, str | None]
@@ -77,6 +81,8 @@ class TestRunView:
 @dataclass(frozen=True)
 class TestRunTask:
     """A test run's waiting task with its real form, and the sandbox person doing it."""
+
+    __test__ = False  # not a pytest test class, whatever its name
 
     run: TestRunSummary
     detail: TaskDetail

@@ -14,9 +14,11 @@ import shutil
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, insert, select, update
+from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, insert, select, text, update
+from sqlalchemy.exc import OperationalError
 
 from engine import migrate
 from engine.db import Database, UTCDateTime
@@ -100,11 +102,31 @@ def create(root: Path, record: RunRecord) -> Database:
 
 
 def open_run(root: Path, run_id: str) -> Database:
-    """The database of an existing run; ``NotFound`` when there is none."""
+    """The database of an existing run, brought up to the newest schema if callgov was upgraded since
+    the run started; ``NotFound`` when there is none."""
     path = database_path(root, run_id)
     if not path.is_file():
         raise NotFound("There is no such test run; it may have been discarded or cleaned up")
-    return Database(f"sqlite:///{path}")
+    db = Database(f"sqlite:///{path}")
+    try:
+        with db.reading() as s:
+            current = s.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except OperationalError:  # no schema yet: another request is still creating it
+        current = None
+    if current is None:
+        db.dispose()
+        raise NotFound("This test run is still being set up, or its sandbox is damaged; try again")
+    if current != _head():
+        with _MIGRATING:
+            migrate.upgrade(db.url)
+    return db
+
+
+@lru_cache(maxsize=1)
+def _head() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head()
 
 
 def read(db: Database) -> RunRecord:

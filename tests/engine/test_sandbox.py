@@ -212,3 +212,16 @@ def test_clean_up_spares_a_run_being_set_up(callgov: Callgov, officers: tuple[st
     old = (clock.now() - timedelta(days=8)).timestamp()
     os.utime(half, (old, old))
     assert callgov.clean_up_test_runs() == 1 and not half.exists()
+
+
+def test_a_run_is_migrated_when_callgov_was_upgraded_since(callgov: Callgov, officers: tuple[str, str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.sandbox import _store
+
+    version_id = _draft(callgov, TIMERS, 'duration("P5D")', 'duration("P3D")')
+    run = callgov.start_test_run(version_id, user="gwen")
+    upgraded: list[str] = []
+    monkeypatch.setattr(_store, "_head", lambda: "0002_newer")
+    monkeypatch.setattr(_store.migrate, "upgrade", upgraded.append)
+    assert callgov.test_run(run.run_id, user="gwen").run.status == "running"
+    assert upgraded == [f"sqlite:///{callgov.sandbox_folder / f'{run.run_id}.sqlite3'}"]

@@ -62,6 +62,7 @@ from engine.models import (
 from engine.operations import OperationRegistry
 from engine.queries import QueriesMixin
 from engine.releases import ReleasesMixin
+from engine.sandbox import SandboxMixin
 from engine.views import HistoryEntry, InstanceView, Person, TaskDetail, TaskView, json_ready
 
 SHIPPED_BPMN = Path(__file__).resolve().parent.parent / "workflows" / "bpmn"
@@ -101,7 +102,7 @@ _HISTORY_OF_CASE = select(TaskHistory.__table__).where(
 
 
 class Callgov(QueriesMixin, messages.MessagesMixin, MailMixin, ReleasesMixin, BreachesMixin, BreachEvidenceMixin,
-              GovernanceMixin, MigrationMixin, EditorChoicesMixin):
+              GovernanceMixin, MigrationMixin, EditorChoicesMixin, SandboxMixin):
     """The engine facade."""
 
     def __init__(self, db: Database, *, clock: Clock | None = None, operations: OperationRegistry | None = None,

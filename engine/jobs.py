@@ -15,6 +15,7 @@ TIMER_CHECK = timedelta(seconds=30)
 MESSAGE_RETRY = timedelta(minutes=1)
 MAIL_DELIVERY = timedelta(minutes=1)
 CATALOGUE_SYNC = timedelta(minutes=15)
+SANDBOX_CLEAN_UP = timedelta(hours=1)
 
 
 def engine_jobs(callgov: Callgov, registry: JobRegistry | None = None) -> JobRegistry:
@@ -44,6 +45,10 @@ def engine_jobs(callgov: Callgov, registry: JobRegistry | None = None) -> JobReg
             return JobOutcome(summary="skipped: no provider, or another sync is running")
         return JobOutcome(summary=f"{report.records} call records read, {report.new} new")
 
+    def clean_up_sandbox(ctx: JobContext) -> JobOutcome:
+        gone = callgov.clean_up_test_runs()
+        return JobOutcome(summary=f"{gone} expired test run(s) deleted")
+
     registry.register("catalogue.sync", sync_catalogue, every=CATALOGUE_SYNC,
                       description="Read new calls from the telephony provider into the recordings catalogue")
     registry.register("timers.fire_due", fire_due, every=TIMER_CHECK,
@@ -52,4 +57,6 @@ def engine_jobs(callgov: Callgov, registry: JobRegistry | None = None) -> JobReg
                       description="Deliver kept messages that now have a receiver")
     registry.register("mail.deliver", deliver_mail, every=MAIL_DELIVERY,
                       description="Send queued mail that is due: first tries that failed, retries with back-off")
+    registry.register("sandbox.clean_up", clean_up_sandbox, every=SANDBOX_CLEAN_UP,
+                      description="Delete the governance test runs (sandboxes) older than their keeping time")
     return registry

@@ -46,6 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, callgov: Callgov | No
         governance,
         migration,
         recordings,
+        sandbox,
         security,
         tasks,
     )
@@ -56,7 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None, *, callgov: Callgov | No
     filters.init_app(app)
     disclosure.init_app(app)
     for blueprint in (auth.bp, tasks.bp, cases.bp, recordings.bp, disclosure.bp, breaches.bp, admin.bp,
-                      governance.bp, migration.bp, errors.bp):
+                      governance.bp, migration.bp, sandbox.bp, errors.bp):
         app.register_blueprint(blueprint)
     _start_scheduler(app, settings, callgov)
     return app

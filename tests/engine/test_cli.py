@@ -117,7 +117,7 @@ def test_timers_run_due_and_scheduler_tick(cli) -> None:
     report = json.loads(tick.output)
     assert report["leader"] is True
     assert sorted(run["name"] for run in report["runs"]) == ["catalogue.sync", "mail.deliver", "messages.redeliver",
-                                                           "timers.fire_due"]
+                                                           "sandbox.clean_up", "timers.fire_due"]
 
 
 def test_messages_send_and_list(cli) -> None:

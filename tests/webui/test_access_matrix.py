@@ -18,6 +18,7 @@ from engine.mailqueue import queue_mail
 from tests.webui import test_access_matrix_breach as breach_matrix
 from tests.webui import test_access_matrix_governance as governance_matrix
 from tests.webui import test_access_matrix_release as release_matrix
+from tests.webui import test_access_matrix_sandbox as sandbox_matrix
 from tests.webui.conftest import DESCRIBE, PEOPLE, World
 
 EVERYONE = frozenset(PEOPLE)
@@ -125,5 +126,5 @@ def test_matrix_covers_every_route(app: Flask) -> None:
     for rule in app.url_map.iter_rules():
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             known = (covered | PUBLIC | release_matrix.COVERED | release_matrix.PUBLIC | governance_matrix.COVERED
-                     | breach_matrix.COVERED)
+                     | breach_matrix.COVERED | sandbox_matrix.COVERED)
             assert (method, rule.rule) in known, f"{method} {rule.rule} is not in the access matrix"

@@ -76,8 +76,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin_immediate(conn: Any) -> None:
     # Writers take the write lock at the start so two of them never deadlock upgrading a read lock;
     # read-only sessions (``Database.reading``) begin deferred and run beside a writer under WAL.
+    # Straight on the driver: this runs for every transaction, and SQLAlchemy's statement
+    # execution would cost several times what the BEGIN itself does.
     deferred = conn.get_execution_options().get("callgov_read_only", False)
-    conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+    conn.connection.driver_connection.execute("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
 class Database:

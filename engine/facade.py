@@ -27,6 +27,7 @@ from engine.breaches import BreachesMixin
 from engine.clock import Clock, SystemClock
 from engine.db import Database
 from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from engine.fastsql import FastRead
 from engine.forms import validate_submission
 from engine.governance import GovernanceMixin
 from engine.instances import (
@@ -90,10 +91,10 @@ class FiredTimers:
         return json_ready(self.__dict__)
 
 
-_PERSON = select(User.username, User.active, UserRole.role).outerjoin(
-    UserRole, UserRole.user_id == User.id).where(User.username == bindparam("username"))
-_HISTORY_OF_CASE = select(TaskHistory.__table__).where(
-    TaskHistory.instance_id == bindparam("instance_id")).order_by(TaskHistory.at, TaskHistory.id)
+_PERSON = FastRead(select(User.username, User.active, UserRole.role).outerjoin(
+    UserRole, UserRole.user_id == User.id).where(User.username == bindparam("username")))
+_HISTORY_OF_CASE = FastRead(select(TaskHistory.__table__).where(
+    TaskHistory.instance_id == bindparam("instance_id")).order_by(TaskHistory.at, TaskHistory.id))
 
 
 class Callgov(QueriesMixin, messages.MessagesMixin, ReleasesMixin, BreachesMixin, GovernanceMixin):
@@ -425,7 +426,7 @@ class Callgov(QueriesMixin, messages.MessagesMixin, ReleasesMixin, BreachesMixin
 
     def _audit(self, session: Session, action: str, actor: str, **fields: Any) -> None:
         """Append an audit event in the use case's transaction (``engine.audit``)."""
-        audit.record(session, action=action, actor=actor, at=self.clock.now(), **fields)
+        audit.append(session.connection(), action=action, actor=actor, at=self.clock.now(), **fields)
 
     def _runner(self, session: Session) -> InstanceRunner:
         return InstanceRunner(session, self.clock, self.operations, self.serializer, self.services)
@@ -433,7 +434,7 @@ class Callgov(QueriesMixin, messages.MessagesMixin, ReleasesMixin, BreachesMixin
     def _active_user(self, session: Session, username: str) -> Person:
         if username.startswith("system:"):
             raise PermissionDenied("System jobs cannot act as a person")
-        rows = session.connection().execute(_PERSON, {"username": username.strip().lower()}).all()
+        rows = _PERSON.all(session.connection(), {"username": username.strip().lower()})
         if not rows:
             raise NotFound(f"There is no user called {username}")
         if not rows[0].active:
@@ -466,7 +467,7 @@ class Callgov(QueriesMixin, messages.MessagesMixin, ReleasesMixin, BreachesMixin
                 select(tasks).where(tasks.c.instance_id == case.id).order_by(tasks.c.created_at))]
         if history is None:
             history = [HistoryEntry(h.element_id, h.title, h.actor, h.at, h.outcome, h.values, h.note)
-                       for h in connection.execute(_HISTORY_OF_CASE, {"instance_id": case.id})]
+                       for h in _HISTORY_OF_CASE.all(connection, {"instance_id": case.id})]
         assert case.id is not None
         return InstanceView(
             id=case.id, case_ref=case.case_ref, process_id=case.process_id, process_name=process_name,

@@ -24,7 +24,7 @@ from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Table, bindparam, delete, insert, select, update
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from engine import audit
@@ -38,7 +38,7 @@ from engine.bpmn.timers import due_of, waits_on_timer
 from engine.clock import Clock
 from engine.errors import CallgovError, Conflict, ExpressionError, NotFound, WorkflowFailed
 from engine.expressions import Duration, evaluate, parse_timer_literal
-from engine.fastsql import FastWrite
+from engine.fastsql import FastRead, FastWrite
 from engine.models import (
     CaseCounter,
     HumanTask,
@@ -72,15 +72,15 @@ CASE_FIELDS = ("id", "case_ref", "process_id", "definition_version_id", "status"
 # Statements of the hot path are built once: building and cache-keying a statement costs several
 # times more than executing it.
 _SELECT_CASE = select(*(CASES.c[name] for name in CASE_FIELDS))
-_CASE_BY_ID = _SELECT_CASE.where(CASES.c.id == bindparam("key"))
-_CASE_BY_REF = _SELECT_CASE.where(CASES.c.case_ref == bindparam("key"))
-_CASE_BY_ID_LOCKED = _CASE_BY_ID.with_for_update()
-_CASE_BY_REF_LOCKED = _CASE_BY_REF.with_for_update()
+_CASE_BY_ID = FastRead(_SELECT_CASE.where(CASES.c.id == bindparam("key")))
+_CASE_BY_REF = FastRead(_SELECT_CASE.where(CASES.c.case_ref == bindparam("key")))
+_CASE_BY_ID_LOCKED = FastRead(_SELECT_CASE.where(CASES.c.id == bindparam("key")).with_for_update())
+_CASE_BY_REF_LOCKED = FastRead(_SELECT_CASE.where(CASES.c.case_ref == bindparam("key")).with_for_update())
 _INSERT_CASE = FastWrite(insert(CASES).returning(CASES.c.id))
 _UPDATE_CASE = FastWrite(update(CASES).where(
     CASES.c.id == bindparam("where_id"), CASES.c.lock_version == bindparam("where_version")
 ).values({name: bindparam(f"new_{name}") for name in CASE_FIELDS if name != "id"}))
-_TASK_BY_ID = select(TASKS).where(TASKS.c.id == bindparam("task_id"))
+_TASK_BY_ID = FastRead(select(TASKS).where(TASKS.c.id == bindparam("task_id")))
 _TASKS_BY_IDS = select(TASKS).where(TASKS.c.id.in_(bindparam("ids", expanding=True)))
 _DELETE_TASK = FastWrite(delete(TASKS).where(TASKS.c.id == bindparam("task_id")))
 _INSERT_TASK = FastWrite(insert(TASKS))
@@ -113,8 +113,9 @@ class CaseRecord:
     lock_version: int
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> CaseRecord:
-        return cls(**row._mapping)
+    def from_row(cls, row: Any) -> CaseRecord:
+        """From a row of ``CASE_FIELDS`` in that order."""
+        return cls(*row)
 
     def columns(self) -> dict[str, Any]:
         """The row's values keyed as ``_UPDATE_CASE`` binds them."""
@@ -128,7 +129,7 @@ def load_case(connection: Connection, ref: str | int, *, lock: bool = False) -> 
         query, key = (_CASE_BY_ID_LOCKED if lock else _CASE_BY_ID), int(ref)
     else:
         query, key = (_CASE_BY_REF_LOCKED if lock else _CASE_BY_REF), ref.strip().upper()
-    row = connection.execute(query, {"key": key}).first()
+    row = query.first(connection, {"key": key})
     if row is None:
         raise NotFound(f"There is no case {ref}")
     return CaseRecord.from_row(row)
@@ -143,7 +144,7 @@ def task_view(row: Any) -> TaskView:
 
 def load_task(connection: Connection, task_id: str) -> TaskView | None:
     """The ready task ``task_id`` or None."""
-    row = connection.execute(_TASK_BY_ID, {"task_id": task_id}).first()
+    row = _TASK_BY_ID.first(connection, {"task_id": task_id})
     return None if row is None else task_view(row)
 
 
@@ -528,16 +529,16 @@ def as_due_time(value: Any, now: datetime) -> datetime | None:
 
 
 _COUNTERS = cast(Table, CaseCounter.__table__)
-_NEXT_NUMBER = update(_COUNTERS).where(
+_NEXT_NUMBER = FastWrite(update(_COUNTERS).where(
     _COUNTERS.c.prefix == bindparam("key_prefix"), _COUNTERS.c.year == bindparam("key_year")
-).values(last_number=_COUNTERS.c.last_number + 1).returning(_COUNTERS.c.last_number)
+).values(last_number=_COUNTERS.c.last_number + 1).returning(_COUNTERS.c.last_number))
 _FIRST_NUMBER = insert(_COUNTERS)
 
 
 def next_case_ref(session: Session, prefix: str, year: int) -> str:
     """Hand out the next case reference for ``prefix`` in ``year`` (``REL-2026-00001``)."""
     connection = session.connection()
-    number = connection.execute(_NEXT_NUMBER, {"key_prefix": prefix, "key_year": year}).scalar()
+    number = _NEXT_NUMBER.execute(connection, {"key_prefix": prefix, "key_year": year}, returning=True)
     if number is None:
         connection.execute(_FIRST_NUMBER, {"prefix": prefix, "year": year, "last_number": 1})
         number = 1

@@ -12,7 +12,7 @@ unit-of-work bookkeeping.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
@@ -77,9 +77,10 @@ _CASE_BY_REF = FastRead(_SELECT_CASE.where(CASES.c.case_ref == bindparam("key"))
 _CASE_BY_ID_LOCKED = FastRead(_SELECT_CASE.where(CASES.c.id == bindparam("key")).with_for_update())
 _CASE_BY_REF_LOCKED = FastRead(_SELECT_CASE.where(CASES.c.case_ref == bindparam("key")).with_for_update())
 _INSERT_CASE = FastWrite(insert(CASES).returning(CASES.c.id))
+# SET lists only the columns given (compiled once per set): a save writes what changed, so the
+# indexes on columns that did not change (case_ref, started_by, definition version) are not touched.
 _UPDATE_CASE = FastWrite(update(CASES).where(
-    CASES.c.id == bindparam("where_id"), CASES.c.lock_version == bindparam("where_version")
-).values({name: bindparam(f"new_{name}") for name in CASE_FIELDS if name != "id"}))
+    CASES.c.id == bindparam("where_id"), CASES.c.lock_version == bindparam("where_version")))
 _TASK_BY_ID = FastRead(select(TASKS).where(TASKS.c.id == bindparam("task_id")))
 _TASKS_BY_IDS = select(TASKS).where(TASKS.c.id.in_(bindparam("ids", expanding=True)))
 _DELETE_TASK = FastWrite(delete(TASKS).where(TASKS.c.id == bindparam("task_id")))
@@ -111,15 +112,25 @@ class CaseRecord:
     state: str
     serializer_version: str
     lock_version: int
+    stored: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
+    """The values of ``CASE_FIELDS`` as last read or written (None: not stored yet)."""
 
     @classmethod
     def from_row(cls, row: Any) -> CaseRecord:
         """From a row of ``CASE_FIELDS`` in that order."""
-        return cls(*row)
+        return cls(*row, stored=tuple(row))
 
-    def columns(self) -> dict[str, Any]:
-        """The row's values keyed as ``_UPDATE_CASE`` binds them."""
-        return {f"new_{name}": getattr(self, name) for name in CASE_FIELDS if name != "id"}
+    def values(self) -> tuple[Any, ...]:
+        """The values of ``CASE_FIELDS``, in that order."""
+        return tuple(getattr(self, name) for name in CASE_FIELDS)
+
+    def changes(self) -> dict[str, Any]:
+        """The columns whose values differ from the stored row (all of them if unknown)."""
+        values = self.values()
+        if self.stored is None:
+            return dict(zip(CASE_FIELDS[1:], values[1:], strict=True))
+        return {name: new for name, new, old in zip(CASE_FIELDS, values, self.stored, strict=True)
+                if new != old and name != "id"}
 
 
 def load_case(connection: Connection, ref: str | int, *, lock: bool = False) -> CaseRecord:
@@ -346,6 +357,7 @@ class InstanceRunner:
         summary = self._stamp(case, workflow)
         values = {name: getattr(case, name) for name in CASE_FIELDS if name != "id"}
         case.id = _INSERT_CASE.execute(self.connection, values, returning=True)
+        case.stored = case.values()
         self._project_timer(case, None, summary.next_due)
         self._project_messages(case, workflow, before, thrown)
         return self._project(case, summary.ready_human, before=set()), summary
@@ -362,7 +374,8 @@ class InstanceRunner:
         expected = case.lock_version
         case.lock_version += 1
         updated = _UPDATE_CASE.execute(
-            self.connection, {"where_id": case.id, "where_version": expected, **case.columns()})
+            self.connection, {"where_id": case.id, "where_version": expected, **case.changes()})
+        case.stored = case.values()
         if updated != 1:
             raise Conflict(f"Case {case.case_ref} was changed by someone else at the same moment; "
                            "reload and try again")

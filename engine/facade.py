@@ -111,14 +111,16 @@ class Callgov(QueriesMixin, messages.MessagesMixin, ReleasesMixin, BreachesMixin
         self._init_messages()
 
     @contextmanager
-    def _tx(self) -> Iterator[Session]:
+    def _tx(self, *, lean: bool = False) -> Iterator[Session]:
         """One use case's transaction; a lost optimistic-lock race becomes ``Conflict``.
 
         Messages the use case's cases threw, and kept messages that cases now waiting may take, are
-        delivered once the transaction has committed (``engine.messages``).
+        delivered once the transaction has committed (``engine.messages``). ``lean`` is for the hot
+        path, which speaks Core: the ORM session is made only if something needs it
+        (``Database.lean_transaction``).
         """
         try:
-            with self.db.transaction() as session:
+            with (self.db.lean_transaction() if lean else self.db.transaction()) as session:
                 yield session
                 later = session.info.pop(AFTER_COMMIT, None)
         except StaleDataError:
@@ -197,7 +199,7 @@ class Callgov(QueriesMixin, messages.MessagesMixin, ReleasesMixin, BreachesMixin
 
     def start(self, process_id: str, *, user: str, data: Mapping[str, Any] | None = None) -> InstanceView:
         """Start a case of the published version of ``process_id`` and run it to its first wait."""
-        with self._tx() as s:
+        with self._tx(lean=True) as s:
             starter = self._active_user(s, user)
             return self._start_case(s, process_id, starter.username, data)
 
@@ -352,7 +354,7 @@ class Callgov(QueriesMixin, messages.MessagesMixin, ReleasesMixin, BreachesMixin
 
     def complete_task(self, task_id: str, *, user: str, data: Mapping[str, Any]) -> InstanceView:
         """Complete a ready task with its submitted form, and run the case to its next wait."""
-        with self._tx() as s:
+        with self._tx(lean=True) as s:
             person = self._active_user(s, user)
             row = self._task_row(s, task_id)
             case = load_case(s.connection(), row.case_ref, lock=True)

@@ -118,7 +118,9 @@ class CaseRecord:
     @classmethod
     def from_row(cls, row: Any) -> CaseRecord:
         """From a row of ``CASE_FIELDS`` in that order."""
-        return cls(*row, stored=tuple(row))
+        record = cls(*row)
+        record.stored = tuple(row)
+        return record
 
     def values(self) -> tuple[Any, ...]:
         """The values of ``CASE_FIELDS``, in that order."""

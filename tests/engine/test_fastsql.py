@@ -1,4 +1,4 @@
-"""The hot path's driver-level statements read and write exactly what SQLAlchemy would."""
+"""The hot path's driver-level statements and lean transaction do exactly what SQLAlchemy would."""
 
 from __future__ import annotations
 
@@ -65,3 +65,27 @@ def test_a_write_refuses_to_skip_a_column_default(database: Database) -> None:
     ROWS.create(database.engine)
     with database.transaction() as s, pytest.raises(ValueError, match="tags"):
         FastWrite(insert(ROWS)).execute(s.connection(), {"id": 1, "name": "a", "at": AT, "due": None})
+
+
+# --- the lean transaction ---------------------------------------------------------------------
+
+
+def test_a_lean_transaction_commits_core_and_orm_work_together(database: Database) -> None:
+    with database.lean_transaction() as s:
+        s.info["seen"] = True
+        s.connection().execute(insert(COUNTERS), {"prefix": "APR", "year": 2026, "last_number": 1})
+        s.add(CaseCounter(prefix="REL", year=2026, last_number=7))  # needs a real session: made on demand
+        assert s.info == {"seen": True}
+    with database.reading() as s:
+        assert dict(s.execute(select(COUNTERS.c.prefix, COUNTERS.c.last_number)).all()) == {
+            "APR": 1, "REL": 7}
+
+
+def test_a_lean_transaction_rolls_everything_back_on_error(database: Database) -> None:
+    with pytest.raises(RuntimeError), database.lean_transaction() as s:
+        s.connection().execute(insert(COUNTERS), {"prefix": "APR", "year": 2026, "last_number": 1})
+        s.add(CaseCounter(prefix="REL", year=2026, last_number=7))
+        s.flush()
+        raise RuntimeError("the use case failed")
+    with database.reading() as s:
+        assert s.execute(select(COUNTERS)).all() == []

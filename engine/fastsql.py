@@ -155,4 +155,6 @@ def _bind(row: Mapping[str, Any], order: list[str] | None,
           processors: dict[str, Callable[[Any], Any]]) -> Any:
     if order is None:  # named parameters (psycopg)
         return {k: (processors[k](v) if k in processors else v) for k, v in row.items()}
-    return tuple(processors[k](row[k]) if k in processors else row[k] for k in order)
+    if not processors:
+        return [row[k] for k in order]
+    return [processors[k](row[k]) if k in processors else row[k] for k in order]

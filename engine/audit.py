@@ -30,7 +30,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, Connection, Select, String, Table, bindparam, func, insert, select, type_coerce
 from sqlalchemy.orm import Session
 
-from engine.fastsql import FastWrite
+from engine.fastsql import FastRead, FastWrite
 from engine.models.audit import AuditEvent
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "MAX_DETAIL_BYTES",
     "ChainHead",
     "VerifyResult",
+    "append",
     "append_only_ddl",
     "canonical_bytes",
     "canonical_detail",
@@ -68,7 +69,7 @@ _TEXT_LIMITS = {"actor": 120, "action": 80, "case_ref": 40, "task_id": 36, "reco
 _TABLE = cast(Table, AuditEvent.__table__)
 _INSERT = FastWrite(insert(_TABLE))
 _CHAIN_LOCK = select(func.pg_advisory_xact_lock(CHAIN_LOCK_KEY))
-_TAIL = select(_TABLE.c.seq, _TABLE.c.hash).order_by(_TABLE.c.seq.desc()).limit(1)
+_TAIL = FastRead(select(_TABLE.c.seq, _TABLE.c.hash).order_by(_TABLE.c.seq.desc()).limit(1))
 
 
 # --- the canonical form -------------------------------------------------------------------------
@@ -160,38 +161,51 @@ def record(
     the engine's ``BEGIN IMMEDIATE`` (one writer at a time, see ``engine.db``). Call it late in a use
     case, after the work that might fail or wait, so the lock is held briefly. A stale read that got
     past the lock would reuse a ``seq`` and fail on the primary key rather than fork the chain.
+    Returns the event as written (detached: it is not in the session).
     """
+    values = _append(session.connection(), action=action, actor=actor, case_ref=case_ref, task_id=task_id,
+                     recording_id=recording_id, detail=detail, at=at)
+    return AuditEvent(**{("detail_json" if key == "detail" else key): value for key, value in values.items()})
+
+
+def append(
+    connection: Connection,
+    *,
+    action: str,
+    actor: str,
+    case_ref: str | None = None,
+    task_id: str | None = None,
+    recording_id: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+    at: datetime,
+) -> ChainHead:
+    """``record`` for the engine's hot path: the same event, on the transaction's connection, and
+    only the new head of the chain back (building an ORM object per event costs more than the insert)."""
+    values = _append(connection, action=action, actor=actor, case_ref=case_ref, task_id=task_id,
+                     recording_id=recording_id, detail=detail, at=at)
+    return ChainHead(seq=values["seq"], hash=values["hash"], at=values["at"])
+
+
+def _append(connection: Connection, *, action: str, actor: str, case_ref: str | None, task_id: str | None,
+            recording_id: str | None, detail: Mapping[str, Any] | None, at: datetime) -> dict[str, Any]:
     at_text = canonical_time(at)
     _check_text_fields(actor=actor, action=action, case_ref=case_ref, task_id=task_id,
                        recording_id=recording_id)
     detail_json = canonical_detail(detail)
 
-    connection = session.connection()
     if connection.dialect.name == "postgresql":
         connection.execute(_CHAIN_LOCK)
-    # else SQLite: the transaction began IMMEDIATE, so this session is already the only writer.
-    tail = connection.execute(_TAIL).first()
+    # else SQLite: the transaction began IMMEDIATE, so this connection is already the only writer.
+    tail = _TAIL.first(connection)
     seq, prev_hash = (tail.seq + 1, tail.hash) if tail is not None else (1, GENESIS_HASH)
-
-    event = AuditEvent(
-        seq=seq,
-        at=at.astimezone(UTC),
-        actor=actor,
-        action=action,
-        case_ref=case_ref,
-        task_id=task_id,
-        recording_id=recording_id,
-        detail_json=detail_json,
-        prev_hash=prev_hash,
-        hash=event_hash(seq, at_text, actor, action, case_ref, task_id, recording_id, detail_json,
-                        prev_hash),
-    )
-    # Core, not the unit of work: the row is in the table at once, so the next record() in this
-    # transaction sees it as the tail, and the hot path pays for one INSERT and nothing more.
-    _INSERT.execute(connection, {
-        "seq": seq, "at": event.at, "actor": actor, "action": action, "case_ref": case_ref, "task_id": task_id,
-        "recording_id": recording_id, "detail": detail_json, "prev_hash": prev_hash, "hash": event.hash})
-    return event
+    # Straight into the table, not through the unit of work: the row is there at once, so the next
+    # append in this transaction sees it as the tail.
+    values = {
+        "seq": seq, "at": at.astimezone(UTC), "actor": actor, "action": action, "case_ref": case_ref,
+        "task_id": task_id, "recording_id": recording_id, "detail": detail_json, "prev_hash": prev_hash,
+        "hash": event_hash(seq, at_text, actor, action, case_ref, task_id, recording_id, detail_json, prev_hash)}
+    _INSERT.execute(connection, values)
+    return values
 
 
 def _check_text_fields(**fields: str | None) -> None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
-from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -76,8 +76,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin_immediate(conn: Any) -> None:
     # Writers take the write lock at the start so two of them never deadlock upgrading a read lock;
     # read-only sessions (``Database.reading``) begin deferred and run beside a writer under WAL.
+    # Straight on the driver: this runs for every transaction, and SQLAlchemy's statement
+    # execution would cost several times what the BEGIN itself does.
     deferred = conn.get_execution_options().get("callgov_read_only", False)
-    conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+    conn.connection.driver_connection.execute("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
 class Database:
@@ -110,6 +112,27 @@ class Database:
             session.close()
 
     @contextmanager
+    def lean_transaction(self) -> Iterator[Session]:
+        """``transaction()`` for the engine's hot path: the same transaction on a Core connection,
+        with a ``Session`` made only if the block uses more than ``connection()`` and ``info``.
+
+        Starting a case or completing a task speaks Core on the connection (``engine.instances``),
+        and the ORM session's own begin, commit and close bookkeeping cost more than several of its
+        statements. What the block gets is a stand-in with the session's interface: ``connection()``
+        and ``info`` are its own, anything else (``get``, ``add``, ``execute``, ...) is passed to a
+        real session joined to the same transaction, which is flushed before the commit.
+        """
+        with self.engine.connect() as connection, connection.begin():
+            lazy = _LazySession(connection)
+            try:
+                yield cast(Session, lazy)
+                if lazy.real is not None:
+                    lazy.real.commit()  # flushes; the connection's transaction commits below
+            finally:
+                if lazy.real is not None:
+                    lazy.real.close()
+
+    @contextmanager
     def reading(self) -> Iterator[Session]:
         """A session for reads only; whatever it did is rolled back."""
         session = self._read_sessions()
@@ -122,3 +145,22 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+class _LazySession:
+    """See ``Database.lean_transaction``."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self.info: dict[Any, Any] = {}
+        self.real: Session | None = None
+
+    def connection(self) -> Connection:
+        return self._connection
+
+    def __getattr__(self, name: str) -> Any:
+        if self.real is None:
+            # Joined to the connection's transaction: its commit only flushes, a rollback rolls back all.
+            self.real = Session(bind=self._connection, expire_on_commit=False, info=self.info,
+                                join_transaction_mode="rollback_only")
+        return getattr(self.real, name)

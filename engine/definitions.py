@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from engine.bpmn.compiler import CompiledDefinition, compile_definition, content_hash
 from engine.errors import Conflict, NotFound
+from engine.fastsql import FastRead
 from engine.models import DefinitionVersion, ProcessDefinition
 from engine.operations import OperationRegistry
 
@@ -149,13 +150,13 @@ def publish(session: Session, version: DefinitionVersion, *, actor: str, now: da
     version.published_at = now
 
 
-_PUBLISHED = select(DefinitionVersion.id, DefinitionVersion.version).where(
-    DefinitionVersion.process_id == bindparam("process_id"), DefinitionVersion.status == "published")
+_PUBLISHED = FastRead(select(DefinitionVersion.id, DefinitionVersion.version).where(
+    DefinitionVersion.process_id == bindparam("process_id"), DefinitionVersion.status == "published"))
 
 
 def published_version_ids(session: Session, process_id: str) -> tuple[int, int]:
     """The id and number of the version new instances of ``process_id`` start on."""
-    row = session.connection().execute(_PUBLISHED, {"process_id": process_id}).first()
+    row = _PUBLISHED.first(session.connection(), {"process_id": process_id})
     if row is None:
         known = session.get(ProcessDefinition, process_id)
         raise NotFound(f"No published version of process '{process_id}'" if known

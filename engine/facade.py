@@ -29,6 +29,7 @@ from engine.clock import Clock, SystemClock
 from engine.db import Database
 from engine.editor_choices import EditorChoicesMixin
 from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from engine.fastsql import FastRead
 from engine.forms import validate_submission
 from engine.governance import GovernanceMixin
 from engine.instances import (
@@ -95,10 +96,10 @@ class FiredTimers:
         return json_ready(self.__dict__)
 
 
-_PERSON = select(User.username, User.active, UserRole.role).outerjoin(
-    UserRole, UserRole.user_id == User.id).where(User.username == bindparam("username"))
-_HISTORY_OF_CASE = select(TaskHistory.__table__).where(
-    TaskHistory.instance_id == bindparam("instance_id")).order_by(TaskHistory.at, TaskHistory.id)
+_PERSON = FastRead(select(User.username, User.active, UserRole.role).outerjoin(
+    UserRole, UserRole.user_id == User.id).where(User.username == bindparam("username")))
+_HISTORY_OF_CASE = FastRead(select(TaskHistory.__table__).where(
+    TaskHistory.instance_id == bindparam("instance_id")).order_by(TaskHistory.at, TaskHistory.id))
 
 
 class Callgov(QueriesMixin, messages.MessagesMixin, MailMixin, ReleasesMixin, BreachesMixin, BreachEvidenceMixin,
@@ -116,14 +117,16 @@ class Callgov(QueriesMixin, messages.MessagesMixin, MailMixin, ReleasesMixin, Br
         self._init_messages()
 
     @contextmanager
-    def _tx(self) -> Iterator[Session]:
+    def _tx(self, *, lean: bool = False) -> Iterator[Session]:
         """One use case's transaction; a lost optimistic-lock race becomes ``Conflict``.
 
         Messages the use case's cases threw, and kept messages that cases now waiting may take, are
-        delivered once the transaction has committed (``engine.messages``).
+        delivered once the transaction has committed (``engine.messages``). ``lean`` is for the hot
+        path, which speaks Core: the ORM session is made only if something needs it
+        (``Database.lean_transaction``).
         """
         try:
-            with self.db.transaction() as session:
+            with (self.db.lean_transaction() if lean else self.db.transaction()) as session:
                 yield session
                 later = session.info.pop(AFTER_COMMIT, None)
         except StaleDataError:
@@ -202,7 +205,7 @@ class Callgov(QueriesMixin, messages.MessagesMixin, MailMixin, ReleasesMixin, Br
 
     def start(self, process_id: str, *, user: str, data: Mapping[str, Any] | None = None) -> InstanceView:
         """Start a case of the published version of ``process_id`` and run it to its first wait."""
-        with self._tx() as s:
+        with self._tx(lean=True) as s:
             starter = self._active_user(s, user)
             return self._start_case(s, process_id, starter.username, data)
 
@@ -360,7 +363,7 @@ class Callgov(QueriesMixin, messages.MessagesMixin, MailMixin, ReleasesMixin, Br
 
     def complete_task(self, task_id: str, *, user: str, data: Mapping[str, Any]) -> InstanceView:
         """Complete a ready task with its submitted form, and run the case to its next wait."""
-        with self._tx() as s:
+        with self._tx(lean=True) as s:
             person = self._active_user(s, user)
             row = self._task_row(s, task_id)
             case = load_case(s.connection(), row.case_ref, lock=True)
@@ -436,7 +439,7 @@ class Callgov(QueriesMixin, messages.MessagesMixin, MailMixin, ReleasesMixin, Br
 
     def _audit(self, session: Session, action: str, actor: str, **fields: Any) -> None:
         """Append an audit event in the use case's transaction (``engine.audit``)."""
-        audit.record(session, action=action, actor=actor, at=self.clock.now(), **fields)
+        audit.append(session.connection(), action=action, actor=actor, at=self.clock.now(), **fields)
 
     def _runner(self, session: Session) -> InstanceRunner:
         return InstanceRunner(session, self.clock, self.operations, self.serializer, self.services)
@@ -444,7 +447,7 @@ class Callgov(QueriesMixin, messages.MessagesMixin, MailMixin, ReleasesMixin, Br
     def _active_user(self, session: Session, username: str) -> Person:
         if username.startswith("system:"):
             raise PermissionDenied("System jobs cannot act as a person")
-        rows = session.connection().execute(_PERSON, {"username": username.strip().lower()}).all()
+        rows = _PERSON.all(session.connection(), {"username": username.strip().lower()})
         if not rows:
             raise NotFound(f"There is no user called {username}")
         if not rows[0].active:
@@ -477,7 +480,7 @@ class Callgov(QueriesMixin, messages.MessagesMixin, MailMixin, ReleasesMixin, Br
                 select(tasks).where(tasks.c.instance_id == case.id).order_by(tasks.c.created_at))]
         if history is None:
             history = [HistoryEntry(h.element_id, h.title, h.actor, h.at, h.outcome, h.values, h.note)
-                       for h in connection.execute(_HISTORY_OF_CASE, {"instance_id": case.id})]
+                       for h in _HISTORY_OF_CASE.all(connection, {"instance_id": case.id})]
         assert case.id is not None
         return InstanceView(
             id=case.id, case_ref=case.case_ref, process_id=case.process_id, process_name=process_name,

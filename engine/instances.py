@@ -12,7 +12,7 @@ unit-of-work bookkeeping.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
@@ -24,7 +24,7 @@ from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Table, bindparam, delete, insert, select, update
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from engine import audit
@@ -38,7 +38,7 @@ from engine.bpmn.timers import due_of, waits_on_timer
 from engine.clock import Clock
 from engine.errors import CallgovError, Conflict, ExpressionError, NotFound, WorkflowFailed
 from engine.expressions import Duration, evaluate, parse_timer_literal
-from engine.fastsql import FastWrite
+from engine.fastsql import FastRead, FastWrite
 from engine.models import (
     CaseCounter,
     HumanTask,
@@ -72,15 +72,16 @@ CASE_FIELDS = ("id", "case_ref", "process_id", "definition_version_id", "status"
 # Statements of the hot path are built once: building and cache-keying a statement costs several
 # times more than executing it.
 _SELECT_CASE = select(*(CASES.c[name] for name in CASE_FIELDS))
-_CASE_BY_ID = _SELECT_CASE.where(CASES.c.id == bindparam("key"))
-_CASE_BY_REF = _SELECT_CASE.where(CASES.c.case_ref == bindparam("key"))
-_CASE_BY_ID_LOCKED = _CASE_BY_ID.with_for_update()
-_CASE_BY_REF_LOCKED = _CASE_BY_REF.with_for_update()
+_CASE_BY_ID = FastRead(_SELECT_CASE.where(CASES.c.id == bindparam("key")))
+_CASE_BY_REF = FastRead(_SELECT_CASE.where(CASES.c.case_ref == bindparam("key")))
+_CASE_BY_ID_LOCKED = FastRead(_SELECT_CASE.where(CASES.c.id == bindparam("key")).with_for_update())
+_CASE_BY_REF_LOCKED = FastRead(_SELECT_CASE.where(CASES.c.case_ref == bindparam("key")).with_for_update())
 _INSERT_CASE = FastWrite(insert(CASES).returning(CASES.c.id))
+# SET lists only the columns given (compiled once per set): a save writes what changed, so the
+# indexes on columns that did not change (case_ref, started_by, definition version) are not touched.
 _UPDATE_CASE = FastWrite(update(CASES).where(
-    CASES.c.id == bindparam("where_id"), CASES.c.lock_version == bindparam("where_version")
-).values({name: bindparam(f"new_{name}") for name in CASE_FIELDS if name != "id"}))
-_TASK_BY_ID = select(TASKS).where(TASKS.c.id == bindparam("task_id"))
+    CASES.c.id == bindparam("where_id"), CASES.c.lock_version == bindparam("where_version")))
+_TASK_BY_ID = FastRead(select(TASKS).where(TASKS.c.id == bindparam("task_id")))
 _TASKS_BY_IDS = select(TASKS).where(TASKS.c.id.in_(bindparam("ids", expanding=True)))
 _DELETE_TASK = FastWrite(delete(TASKS).where(TASKS.c.id == bindparam("task_id")))
 _INSERT_TASK = FastWrite(insert(TASKS))
@@ -111,14 +112,27 @@ class CaseRecord:
     state: str
     serializer_version: str
     lock_version: int
+    stored: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
+    """The values of ``CASE_FIELDS`` as last read or written (None: not stored yet)."""
 
     @classmethod
-    def from_row(cls, row: Row[Any]) -> CaseRecord:
-        return cls(**row._mapping)
+    def from_row(cls, row: Any) -> CaseRecord:
+        """From a row of ``CASE_FIELDS`` in that order."""
+        record = cls(*row)
+        record.stored = tuple(row)
+        return record
 
-    def columns(self) -> dict[str, Any]:
-        """The row's values keyed as ``_UPDATE_CASE`` binds them."""
-        return {f"new_{name}": getattr(self, name) for name in CASE_FIELDS if name != "id"}
+    def values(self) -> tuple[Any, ...]:
+        """The values of ``CASE_FIELDS``, in that order."""
+        return tuple(getattr(self, name) for name in CASE_FIELDS)
+
+    def changes(self) -> dict[str, Any]:
+        """The columns whose values differ from the stored row (all of them if unknown)."""
+        values = self.values()
+        if self.stored is None:
+            return dict(zip(CASE_FIELDS[1:], values[1:], strict=True))
+        return {name: new for name, new, old in zip(CASE_FIELDS, values, self.stored, strict=True)
+                if new != old and name != "id"}
 
 
 def load_case(connection: Connection, ref: str | int, *, lock: bool = False) -> CaseRecord:
@@ -128,7 +142,7 @@ def load_case(connection: Connection, ref: str | int, *, lock: bool = False) -> 
         query, key = (_CASE_BY_ID_LOCKED if lock else _CASE_BY_ID), int(ref)
     else:
         query, key = (_CASE_BY_REF_LOCKED if lock else _CASE_BY_REF), ref.strip().upper()
-    row = connection.execute(query, {"key": key}).first()
+    row = query.first(connection, {"key": key})
     if row is None:
         raise NotFound(f"There is no case {ref}")
     return CaseRecord.from_row(row)
@@ -143,7 +157,7 @@ def task_view(row: Any) -> TaskView:
 
 def load_task(connection: Connection, task_id: str) -> TaskView | None:
     """The ready task ``task_id`` or None."""
-    row = connection.execute(_TASK_BY_ID, {"task_id": task_id}).first()
+    row = _TASK_BY_ID.first(connection, {"task_id": task_id})
     return None if row is None else task_view(row)
 
 
@@ -345,6 +359,7 @@ class InstanceRunner:
         summary = self._stamp(case, workflow)
         values = {name: getattr(case, name) for name in CASE_FIELDS if name != "id"}
         case.id = _INSERT_CASE.execute(self.connection, values, returning=True)
+        case.stored = case.values()
         self._project_timer(case, None, summary.next_due)
         self._project_messages(case, workflow, before, thrown)
         return self._project(case, summary.ready_human, before=set()), summary
@@ -361,7 +376,8 @@ class InstanceRunner:
         expected = case.lock_version
         case.lock_version += 1
         updated = _UPDATE_CASE.execute(
-            self.connection, {"where_id": case.id, "where_version": expected, **case.columns()})
+            self.connection, {"where_id": case.id, "where_version": expected, **case.changes()})
+        case.stored = case.values()
         if updated != 1:
             raise Conflict(f"Case {case.case_ref} was changed by someone else at the same moment; "
                            "reload and try again")
@@ -528,16 +544,16 @@ def as_due_time(value: Any, now: datetime) -> datetime | None:
 
 
 _COUNTERS = cast(Table, CaseCounter.__table__)
-_NEXT_NUMBER = update(_COUNTERS).where(
+_NEXT_NUMBER = FastWrite(update(_COUNTERS).where(
     _COUNTERS.c.prefix == bindparam("key_prefix"), _COUNTERS.c.year == bindparam("key_year")
-).values(last_number=_COUNTERS.c.last_number + 1).returning(_COUNTERS.c.last_number)
+).values(last_number=_COUNTERS.c.last_number + 1).returning(_COUNTERS.c.last_number))
 _FIRST_NUMBER = insert(_COUNTERS)
 
 
 def next_case_ref(session: Session, prefix: str, year: int) -> str:
     """Hand out the next case reference for ``prefix`` in ``year`` (``REL-2026-00001``)."""
     connection = session.connection()
-    number = connection.execute(_NEXT_NUMBER, {"key_prefix": prefix, "key_year": year}).scalar()
+    number = _NEXT_NUMBER.execute(connection, {"key_prefix": prefix, "key_year": year}, returning=True)
     if number is None:
         connection.execute(_FIRST_NUMBER, {"prefix": prefix, "year": year, "last_number": 1})
         number = 1

@@ -11,6 +11,7 @@ import pytest
 from engine.clock import FakeClock
 from engine.errors import BusinessError, Conflict, FormInvalid, InvalidInput, NotFound, PermissionDenied
 from engine.facade import Callgov
+from engine.instances import CASE_FIELDS, CaseRecord, load_case
 from engine.models import ProcessInstance
 from engine.operations import OperationContext, OperationRegistry
 
@@ -49,6 +50,26 @@ def test_start_runs_to_first_task_with_case_reference(callgov: Callgov, deploy, 
     assert task.assignee == "sam"
     assert callgov.start("approval", user="sam").case_ref == "APR-2026-00002"
     assert_roundtrip(callgov, view.case_ref)
+
+
+def test_a_save_writes_only_the_columns_that_changed(callgov: Callgov, deploy, people, clock: FakeClock) -> None:
+    deploy("approval.bpmn")
+    ref = callgov.start("approval", user="sam").case_ref
+    with callgov.db.reading() as s:
+        case = load_case(s.connection(), ref)
+    assert case.changes() == {}
+    case.state, case.lock_version = "{}", case.lock_version + 1
+    assert case.changes() == {"state": "{}", "lock_version": 2}
+    assert CaseRecord(**{**case.__dict__, "stored": None}).changes().keys() == set(CASE_FIELDS) - {"id"}
+
+    clock.advance(timedelta(minutes=5))
+    describe(callgov, ref)
+    with callgov.db.reading() as s:
+        stored = load_case(s.connection(), ref)
+    assert (stored.case_ref, stored.started_by, stored.started_at, stored.status) == (
+        ref, "sam", case.started_at, "running")
+    assert stored.updated_at == clock.now() and stored.lock_version == 2 and stored.current_step == "Decide"
+    assert_roundtrip(callgov, ref)
 
 
 def test_full_approval_path_with_history(callgov: Callgov, deploy, people, clock: FakeClock) -> None:

@@ -1,17 +1,20 @@
 """From call-log records to catalogue rows, and the one batch upsert that writes them.
 
-The sync writes a batch of rows in one ``INSERT ... ON CONFLICT DO UPDATE`` executed with
-executemany (SQLite and PostgreSQL both have it; SQLAlchemy's dialect inserts spell it), so
-re-reading a record updates its row instead of adding another, and no ORM object is built per row.
+The sync writes a batch of rows with ``INSERT ... VALUES (...), (...) ON CONFLICT DO UPDATE``, a
+few hundred rows a statement (SQLite and PostgreSQL both have it; SQLAlchemy's dialect inserts spell
+it), so re-reading a record updates its row instead of adding another, and no ORM object is built
+per row.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
+from sqlite3 import sqlite_version_info
 from typing import Any, cast
 
-from sqlalchemy import Insert, String, Table, func, select
+from sqlalchemy import Insert, String, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
@@ -55,6 +58,7 @@ _RECORDING_ID = ROW_COLUMNS.index("provider_recording_id")
 _LIMITS = [(ROW_COLUMNS.index(c.name), c.type.length) for c in _TABLE.columns
            if c.name in ROW_COLUMNS and isinstance(c.type, String) and c.type.length]
 _upserts: dict[str, _Upsert] = {}
+_ROWS_PER_STATEMENT = 500
 
 
 def recording_row(record: CallLogRecord, *, provider: str, now: datetime) -> dict[str, Any] | None:
@@ -148,16 +152,23 @@ class RecordingBatch:
             self._parameters[position] = parameters
 
     def store(self, session: Session) -> int:
-        """Upsert the batch in one statement; return how many recordings were new to the catalogue."""
+        """Upsert the batch, a few hundred rows a statement, in the session's transaction; return
+        how many recordings were new to the catalogue."""
         if not self._parameters:
             return 0
+        upsert, provider = self._upsert, self.provider
         ids = list(self._positions)
-        connection = session.connection()
-        known = connection.execute(
-            select(func.count()).select_from(_TABLE).where(
-                _TABLE.c.provider == self.provider, _TABLE.c.provider_recording_id.in_(ids))
-        ).scalar_one()
-        connection.exec_driver_sql(self._upsert.sql, self._parameters)
+        cursor = session.connection().connection.driver_connection.cursor()  # type: ignore[union-attr]
+        known = 0
+        try:
+            for start in range(0, len(ids), upsert.rows_per_statement):
+                chunk = ids[start : start + upsert.rows_per_statement]
+                cursor.execute(*upsert.count_known(provider, chunk))
+                known += cursor.fetchone()[0]
+                cursor.execute(upsert.statement(len(chunk)),
+                               [value for row in self._parameters[start : start + len(chunk)] for value in row])
+        finally:
+            cursor.close()
         return len(ids) - known
 
 
@@ -180,11 +191,15 @@ def _upsert_for(dialect: Dialect) -> _Upsert:
 
 
 class _Upsert:
-    """The batch upsert compiled once for a dialect, fed straight to the driver's executemany.
+    """The batch upsert compiled once for a dialect, run with many rows a statement on the driver.
 
     SQLAlchemy would otherwise rebuild every row's parameters through several layers, which costs
     more than SQLite takes to store the row; here each value goes through its column type's own
-    bind processor (``UTCDateTime`` included) and nothing else.
+    bind processor (``UTCDateTime`` included) and nothing else. A statement carries a few hundred
+    rows (``VALUES (...), (...), ...``) rather than one row per ``executemany`` step: the database
+    does the same work, and the driver gives up Python's GIL once for all of them instead of once
+    a row, so a sync that stores on one thread while it reads on another is not slowed by the
+    switching (see ``engine.catalogue._sync``).
     """
 
     def __init__(self, dialect: Dialect) -> None:
@@ -199,9 +214,25 @@ class _Upsert:
         else:  # pragma: no cover - callgov runs on SQLite and PostgreSQL only
             raise NotImplementedError(f"no upsert for the {dialect.name} dialect")
         compiled = statement.compile(dialect=dialect, column_keys=list(ROW_COLUMNS), for_executemany=True)
-        self.sql = compiled.string
-        self.positional = bool(compiled.positional)
-        names = tuple(compiled.positiontup or ()) if compiled.positional else ROW_COLUMNS
+        head, rest = compiled.string.split(" VALUES ", 1)
+        row, tail = rest.split(" ON CONFLICT ", 1)
+        if compiled.positional:
+            names, marker = tuple(compiled.positiontup or ()), "?"
+        else:  # psycopg's named markers become positional ones, in the order they appear
+            names, marker = tuple(re.findall(r"%\((\w+)\)s", row)), "%s"
+        if sorted(names) != sorted(ROW_COLUMNS):  # pragma: no cover - a change in SQLAlchemy's output
+            raise RuntimeError(f"unexpected upsert compiled for {dialect.name}: {compiled.string}")
+        self._head, self._row, self._tail = head, "(" + ", ".join([marker] * len(names)) + ")", tail
+        self._statements: dict[int, str] = {}
+        table, column = _TABLE.name, _TABLE.c.provider_recording_id.name
+        if dialect.name == "postgresql":
+            self._count = f"SELECT count(*) FROM {table} WHERE provider = %s AND {column} = ANY(%s)"
+        else:
+            self._count = f"SELECT count(*) FROM {table} WHERE provider = ? AND {column} IN "
+        self.rows_per_statement = _ROWS_PER_STATEMENT
+        """Rows in one statement: SQLite (before 3.32) allows 999 parameters a statement."""
+        if dialect.name == "sqlite" and sqlite_version_info < (3, 32):  # pragma: no cover - old SQLite
+            self.rows_per_statement = 999 // len(ROW_COLUMNS)
         self.order = [ROW_COLUMNS.index(name) for name in names]
         self.in_order = self.order == list(range(len(ROW_COLUMNS)))
         self.processors = [
@@ -209,11 +240,24 @@ class _Upsert:
             if (processor := _TABLE.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
         ]
 
-    def convert(self, values: list[Any], memo: dict[int, tuple[Any, Any]]) -> Any:
+    def statement(self, rows: int) -> str:
+        """The upsert of ``rows`` rows, parameters row after row in ``order``."""
+        sql = self._statements.get(rows)
+        if sql is None:
+            sql = f"{self._head} VALUES {', '.join([self._row] * rows)} ON CONFLICT {self._tail}"
+            self._statements[rows] = sql
+        return sql
+
+    def count_known(self, provider: str, ids: list[str]) -> tuple[str, Sequence[Any]]:
+        """The query counting which of ``ids`` the catalogue already holds, and its parameters."""
+        if self._count.endswith("IN "):
+            return f"{self._count}({', '.join('?' * len(ids))})", [provider, *ids]
+        return self._count, (provider, ids)
+
+    def convert(self, values: list[Any], memo: dict[int, tuple[Any, Any]]) -> tuple[Any, ...]:
         """Driver parameters for a row's values in ``ROW_COLUMNS`` order (the list is reused): a tuple
-        in placeholder order, or a dictionary by name, each value through its column's bind processor.
-        ``memo`` remembers the last value converted per column, so a batch's shared "now" is
-        converted once."""
+        in ``order``, each value through its column's bind processor. ``memo`` remembers the last
+        value converted per column, so a batch's shared "now" is converted once."""
         for index, processor in self.processors:
             value = values[index]
             if value is None:
@@ -224,8 +268,6 @@ class _Upsert:
             else:
                 values[index] = converted = processor(value)
                 memo[index] = (value, converted)
-        if not self.positional:
-            return dict(zip(ROW_COLUMNS, values, strict=True))
         if self.in_order:
             return tuple(values)
         return tuple(values[i] for i in self.order)

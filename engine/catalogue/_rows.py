@@ -55,8 +55,10 @@ ROW_COLUMNS = (
     "staff_name", "recording_type", "content_uri", "provider_expires_at", "first_seen_at", "last_synced_at",
 )
 _RECORDING_ID = ROW_COLUMNS.index("provider_recording_id")
+# The provider's text, cut to fit (E.164 numbers, the direction and the provider's name are ours and fit).
 _LIMITS = [(ROW_COLUMNS.index(c.name), c.type.length) for c in _TABLE.columns
-           if c.name in ROW_COLUMNS and isinstance(c.type, String) and c.type.length]
+           if c.name in ROW_COLUMNS and isinstance(c.type, String) and c.type.length
+           and c.name not in ("provider", "direction", "external_number", "extension_number")]
 _upserts: dict[str, _Upsert] = {}
 _ROWS_PER_STATEMENT = 500
 
@@ -123,7 +125,10 @@ class RecordingBatch:
         self.records = 0
         """Call-log records added, with or without a recording."""
         self.oldest: datetime | None = None
-        """The earliest start time among them."""
+        """The earliest start time among those read since the last window ended (the call log is
+        read window by window, oldest first, each window newest first)."""
+        self.windows_ended = 0
+        """Windows whose last record is in this batch (or that had none)."""
 
     def add(self, record: CallLogRecord) -> None:
         """Convert one record (one without a recording is counted, not stored)."""
@@ -133,6 +138,11 @@ class RecordingBatch:
         values = _row_values(record, self.provider, self.now)
         if values is not None:
             self._add_values(values)
+
+    def end_window(self) -> None:
+        """Note that the window being read was read to its end; later records start the next one."""
+        self.windows_ended += 1
+        self.oldest = None
 
     def add_row(self, row: Mapping[str, Any]) -> None:
         """Add a row made by ``recording_row`` (of this batch's provider)."""
@@ -281,6 +291,8 @@ _SAMPLE_TIMES = (
 
 
 def _sqlite_utc_text(value: datetime) -> str:
+    if value.tzinfo is UTC:  # as the connector parses every time: no conversion, and "+00:00" cut off
+        return value.isoformat(" ", "microseconds")[:-6]
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 

@@ -4,7 +4,7 @@ The telephony simulator runs in a process of its own (its rate limit off), as Ri
 machines of its own, with enough generated calls that about 100,000 of the last 90 days' call-log
 records carry a recording. Each round syncs them with ``engine.catalogue.CatalogueSync`` through
 ``RingCentralClient`` over HTTP into a fresh SQLite file under ``bench/.data/``, with the sync's
-own defaults (a commit with the cursor every 2 seconds or 10,000 records). The baseline fetches
+own defaults (a commit with the cursor every 5 seconds or 10,000 records). The baseline fetches
 exactly the same windows and pages from the same simulator with the same client, parsing every
 record into a ``CallLogRecord`` and doing nothing with it: the least any sync must do. Fetching is
 timed before the first round, between rounds and after the last, so each sync lies between two

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
+from itertools import chain
 from sqlite3 import sqlite_version_info
 from typing import Any, cast
 
@@ -175,8 +176,8 @@ class RecordingBatch:
                 chunk = ids[start : start + upsert.rows_per_statement]
                 cursor.execute(*upsert.count_known(provider, chunk))
                 known += cursor.fetchone()[0]
-                cursor.execute(upsert.statement(len(chunk)),
-                               [value for row in self._parameters[start : start + len(chunk)] for value in row])
+                rows = self._parameters[start : start + len(chunk)]
+                cursor.execute(upsert.statement(len(rows)), list(chain.from_iterable(rows)))
         finally:
             cursor.close()
         return len(ids) - known

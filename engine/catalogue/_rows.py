@@ -207,10 +207,10 @@ class _Upsert:
     SQLAlchemy would otherwise rebuild every row's parameters through several layers, which costs
     more than SQLite takes to store the row; here each value goes through its column type's own
     bind processor (``UTCDateTime`` included) and nothing else. A statement carries a few hundred
-    rows (``VALUES (...), (...), ...``) rather than one row per ``executemany`` step: the database
-    does the same work, and the driver gives up Python's GIL once for all of them instead of once
-    a row, so a sync that stores on one thread while it reads on another is not slowed by the
-    switching (see ``engine.catalogue._sync``).
+    rows (``VALUES (...), (...), ...``), each preceded by a count of which of its recordings are
+    already catalogued, both straight on the driver: on SQLite this costs the same as one
+    ``executemany`` (the database does the same work), on PostgreSQL it is one round trip per
+    statement, and counting no longer has SQLAlchemy build a 10,000-parameter ``IN`` per batch.
     """
 
     def __init__(self, dialect: Dialect) -> None:

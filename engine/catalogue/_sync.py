@@ -7,15 +7,17 @@ calls logged late or changed after the last run are read again, and go up to now
 week fill RingCentral's pages of 1,000 (a day of a busy account is 1,100 records, so two pages,
 the second nearly empty): fewer requests in the Heavy group, which allows about ten a minute.
 
-Records are upserted and committed together with the cursor every 2 seconds or 10,000 records,
+Records are upserted and committed together with the cursor every 5 seconds or 10,000 records,
 whichever comes first: in practice every page against RingCentral, whose rate limit spaces pages
-seconds apart, and larger batches when pages come fast (a commit writes back pages of the table
-and its seven indexes, which costs far more than a row). A crash loses only what was read since
-the last commit, and no transaction is held open while waiting for the network. Records arrive
-newest first, so the cursor is simply "everything in this window from ``window_resume_to`` on is
-stored"; after a crash the next run reads the rest of the window and goes on. This is sturdier
-than saving the provider's next-page link, which shifts as calls arrive and cannot be replayed with
-a new token. A lease on the state row keeps a scheduler job and a CLI run from syncing at once.
+about six seconds apart, and larger batches when pages come fast (a commit writes back pages of the
+table and its seven indexes, which costs far more than a row). A batch may run on across the end of
+a window, so a first sync of short windows is not committed window by window. A crash loses only
+what was read since the last commit, and no transaction is held open while waiting for the
+network. Records arrive newest first, so the cursor is simply "every window before ``window_from``
+is read, and everything in this window from ``window_resume_to`` on is stored"; after a crash the
+next run reads the rest of the window and goes on. This is sturdier than saving the provider's
+next-page link, which shifts as calls arrive and cannot be replayed with a new token.
+A lease on the state row keeps a scheduler job and a CLI run from syncing at once.
 """
 
 from __future__ import annotations
@@ -135,7 +137,7 @@ class CatalogueSync:
         history: timedelta = PROVIDER_RETENTION,
         page_size: int = 1000,
         commit_every: int = 10_000,
-        commit_interval: float = 2.0,
+        commit_interval: float = 5.0,
         lease: timedelta = timedelta(minutes=15),
         timer: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -168,8 +170,8 @@ class CatalogueSync:
         cursor = self._begin(full=full, force=force)
         read_here = 0
 
-        def commit(batch: RecordingBatch, end_of_window: bool) -> bool:
-            finished = self._commit(cursor, batch, end_of_window=end_of_window)
+        def commit(batch: RecordingBatch) -> bool:
+            finished = self._commit(cursor, batch)
             if progress is not None and (batch.records or finished):
                 progress(SyncProgress(cursor.records, cursor.new, self._timer() - started, read_here,
                                       cursor.resume_to or cursor.window_from, 1.0 if finished else cursor.fraction()))
@@ -177,16 +179,19 @@ class CatalogueSync:
 
         try:
             finished = False
-            while not finished:
-                batch = self._batch()
-                last_commit = self._timer()
-                for record in self._records(cursor):
+            batch, last_commit = self._batch(), self._timer()
+            for read_from, read_to, last in self._reads(cursor):
+                for record in self._records(read_from, read_to):
                     batch.add(record)
                     read_here += 1
                     if batch.records >= self.commit_every or self._timer() - last_commit >= self.commit_interval:
-                        commit(batch, end_of_window=False)
+                        commit(batch)
                         batch, last_commit = self._batch(), self._timer()
-                finished = commit(batch, end_of_window=True)
+                batch.end_window()
+                if last or batch.records >= self.commit_every or self._timer() - last_commit >= self.commit_interval:
+                    finished = commit(batch)
+                    batch, last_commit = self._batch(), self._timer()
+            assert finished, "the windows read and the windows committed went apart"
         except BaseException as error:
             self._fail(error)
             if isinstance(error, TelephonyError):
@@ -244,31 +249,40 @@ class CatalogueSync:
 
     # -- a run, batch by batch ------------------------------------------------------------------
 
-    def _records(self, cursor: _Cursor) -> Iterator[CallLogRecord]:
-        """The unread part of the current window, newest first, fetched a page at a time."""
-        read_to = cursor.resume_to or cursor.window_to
-        if read_to <= cursor.window_from:
+    def _reads(self, cursor: _Cursor) -> Iterator[tuple[datetime, datetime, bool]]:
+        """``(from, to, last)`` of each window the run reads, oldest first: the unread part of the
+        current window, then the following windows whole. ``_commit`` moves ``cursor`` through the
+        same windows as their records are stored."""
+        window_from, window_to = cursor.window_from, cursor.window_to
+        read_to = cursor.resume_to or window_to
+        while window_to < cursor.run_to:
+            yield window_from, read_to, False
+            window_from, window_to = window_to, min(window_to + self.window, cursor.run_to)
+            read_to = window_to
+        yield window_from, read_to, True
+
+    def _records(self, read_from: datetime, read_to: datetime) -> Iterator[CallLogRecord]:
+        """The call log of ``[read_from, read_to)``, newest first, fetched a page at a time."""
+        if read_to <= read_from:  # a crash after the window's last page, before its end was noted
             return iter([])
-        return self.telephony.iter_call_log(cursor.window_from, read_to, recording_type="All",
-                                            per_page=self.page_size)
+        return self.telephony.iter_call_log(read_from, read_to, recording_type="All", per_page=self.page_size)
 
     def _batch(self) -> RecordingBatch:
         return RecordingBatch(self.db.engine.dialect, self.provider, self.clock.now())
 
-    def _commit(self, cursor: _Cursor, batch: RecordingBatch, *, end_of_window: bool) -> bool:
-        """Store ``batch`` and move the cursor past it, in one transaction; at the end of a window
-        also mark it read and move to the next. Returns ``True`` when that finished the run."""
+    def _commit(self, cursor: _Cursor, batch: RecordingBatch) -> bool:
+        """Store ``batch`` and move the cursor past it, in one transaction: past each window it
+        finished (marked read), and in the window it reads now, to its oldest record. Returns
+        ``True`` when that finished the run."""
         now = self.clock.now()
         values: dict[str, Any] = {"lease_expires_at": now + self.lease}
         with self.db.transaction() as session:
-            if batch.oldest is not None:
+            if batch.records:
                 new = batch.store(session)
-                resume_to = max(cursor.window_from, _resume_bound(batch.oldest))
-                cursor.resume_to = min(resume_to, cursor.resume_to) if cursor.resume_to else resume_to
                 cursor.records, cursor.new = cursor.records + batch.records, cursor.new + new
-                values.update(window_resume_to=cursor.resume_to, run_records=cursor.records, run_new=cursor.new)
+                values.update(run_records=cursor.records, run_new=cursor.new)
             finished = False
-            if end_of_window:
+            for _ in range(batch.windows_ended):
                 cursor.synced_until = max(cursor.synced_until or cursor.window_to, cursor.window_to)
                 values["synced_until"] = cursor.synced_until
                 finished = cursor.window_to >= cursor.run_to
@@ -276,11 +290,15 @@ class CatalogueSync:
                     values.update(run_from=None, run_to=None, window_from=None, window_to=None, window_resume_to=None,
                                   last_run_finished_at=now, last_error=None, last_error_at=None, lease_owner=None,
                                   lease_expires_at=None)
-                else:
-                    cursor.window_from = cursor.window_to
-                    cursor.window_to = min(cursor.window_from + self.window, cursor.run_to)
-                    cursor.resume_to = None
-                    values.update(window_from=cursor.window_from, window_to=cursor.window_to, window_resume_to=None)
+                    break
+                cursor.window_from = cursor.window_to
+                cursor.window_to = min(cursor.window_from + self.window, cursor.run_to)
+                cursor.resume_to = None
+                values.update(window_from=cursor.window_from, window_to=cursor.window_to, window_resume_to=None)
+            if batch.oldest is not None and not finished:
+                resume_to = max(cursor.window_from, _resume_bound(batch.oldest))
+                cursor.resume_to = min(resume_to, cursor.resume_to) if cursor.resume_to else resume_to
+                values["window_resume_to"] = cursor.resume_to
             self._update_state(session, **values)
         return finished
 

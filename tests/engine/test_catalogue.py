@@ -269,6 +269,36 @@ def test_a_crashed_sync_resumes_where_it_stopped_without_duplicates(
     assert finished.run_from is None and finished.last_error is None and finished.synced_until == clock.now()
 
 
+def test_a_batch_runs_on_across_windows_and_a_crash_in_it_resumes_in_the_right_window(
+    database: Database, clock: FakeClock, fake: FakeTelephony, make_sync: Callable[..., CatalogueSync],
+) -> None:
+    for day in range(40):  # a call a day: about seven a window, fewer than a batch
+        fake.add_call(clock.now() - timedelta(days=day, hours=3), external_number=CALLER)
+    crashing = SpyTelephony(fake, fail_after=25)
+    ticks = iter(range(0, 10_000, 3))  # every look at the timer is three seconds later
+    progress: list[SyncProgress] = []
+
+    with pytest.raises(CatalogueSyncFailed):
+        make_sync(crashing, commit_every=10, commit_interval=3600.0, timer=lambda: float(next(ticks))).run(
+            progress=progress.append)
+
+    cursor = state(database)
+    stored = rows(database)
+    assert len(stored) == 20 == cursor.run_records and [p.records for p in progress] == [10, 20]
+    assert cursor.window_from is not None and cursor.window_resume_to is not None
+    assert cursor.synced_until is not None and cursor.synced_until <= cursor.window_from
+    # the resume point lies in the window being read, just past the oldest record stored from it
+    in_window = [r.start_time for r in stored if r.start_time >= cursor.window_from]
+    assert in_window and cursor.window_resume_to == min(in_window).replace(microsecond=0) + timedelta(seconds=1)
+    assert len(crashing.requests) > 3  # windows were read past without a commit of their own
+
+    spy = SpyTelephony(fake)
+    report = make_sync(spy).run()
+    assert report.resumed and report.new == 40 == len(rows(database))  # the run counts from its start
+    assert spy.requests[0][:2] == (cursor.window_from, cursor.window_resume_to)
+    assert spy.served < 40 - 20 + 7  # the rest, and at most the stored part of that one window again
+
+
 def test_an_incremental_sync_reads_from_the_watermark_less_the_overlap(
     database: Database, clock: FakeClock, fake: FakeTelephony, calls: list[CallLogRecord],
     make_sync: Callable[..., CatalogueSync],

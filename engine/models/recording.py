@@ -51,8 +51,9 @@ class Recording(Base):
     """The call-log record's ``id`` (one leg of a call)."""
     provider_recording_id: Mapped[str] = mapped_column(String(64))
     """The recording's ``id`` at the provider: what audio download and deletion take."""
-    session_id: Mapped[str | None] = mapped_column(String(64), index=True)
-    """The call's ``sessionId``, shared by every leg of one call."""
+    session_id: Mapped[str | None] = mapped_column(String(64))
+    """The call's ``sessionId``, shared by every leg of one call (not indexed: no search uses it, and
+    every index costs the sync; add one with the first query that needs it)."""
     telephony_session_id: Mapped[str | None] = mapped_column(String(64))
     start_time: Mapped[datetime] = mapped_column(UTCDateTime())
     duration_seconds: Mapped[int | None] = mapped_column(Integer)

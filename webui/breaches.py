@@ -23,7 +23,8 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from engine.breaches import REGISTER_ROLES
 from engine.errors import NotFound
 from webui.app import facade
-from webui.recordings import LONDON, _london
+from webui.filters import LONDON
+from webui.forms import london_datetime
 
 bp = Blueprint("breaches", __name__)
 REPORTED = "breach_reported"
@@ -53,7 +54,7 @@ class ConcernForm(FlaskForm):
     def validate_discovered_at(self, field: StringField) -> None:
         """A readable date and time, not in the future."""
         problems: dict[str, str] = {}
-        moment = _london(field.data or "", "discovered", problems)
+        moment = london_datetime(field.data or "", "discovered", problems)
         if problems or moment is None:
             raise ValidationError("Enter the date and time like 05/01/2026 14:30")
         if moment > facade().clock.now():

@@ -27,7 +27,7 @@ from wtforms.validators import DataRequired, Length
 from engine.errors import InvalidInput, NotFound, PermissionDenied
 from engine.releases import LinkGone, PackageDownload, PackageInfo
 from webui.app import csrf, facade
-from webui.recordings import LONDON
+from webui.filters import LONDON
 
 bp = Blueprint("disclosure", __name__)
 T = TypeVar("T")

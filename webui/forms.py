@@ -5,6 +5,8 @@ Task forms are not here: they come from the diagrams and are rendered by ``webui
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
@@ -12,6 +14,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from engine.roles import ROLES
 from engine.users import MIN_PASSWORD
+from webui.filters import LONDON
 
 
 class SignInForm(FlaskForm):
@@ -71,3 +74,17 @@ class PasswordForm(FlaskForm):
         DataRequired("Enter a new password"),
         Length(min=MIN_PASSWORD, max=1024, message=f"The password needs at least {MIN_PASSWORD} characters")],
         description=f"At least {MIN_PASSWORD} characters. They are signed out everywhere and use this to sign in.")
+
+
+def london_datetime(text: str, name: str, problems: dict[str, str]) -> datetime | None:
+    """A ``datetime-local`` value (or ``DD/MM/YYYY HH:MM``) as London time; a problem if unreadable."""
+    if not text:
+        return None
+    for parse in (datetime.fromisoformat, lambda value: datetime.strptime(value, "%d/%m/%Y %H:%M")):
+        try:
+            moment = parse(text)
+        except ValueError:
+            continue
+        return moment.replace(tzinfo=LONDON) if moment.tzinfo is None else moment
+    problems[f"date_{name}"] = "Enter a date and time like 05/01/2026 14:30"
+    return None

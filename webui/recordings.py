@@ -10,8 +10,6 @@ audio is streamed through the app with HTTP range requests, so the player can se
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -24,9 +22,9 @@ from engine.errors import InvalidInput, PermissionDenied
 from engine.releases import RELEASE_PROCESS, SEARCH_ROLES, Playback, RangeNotSatisfiable
 from webui.app import facade
 from webui.cases import _case_page
+from webui.forms import london_datetime
 
 bp = Blueprint("recordings", __name__)
-LONDON = ZoneInfo("Europe/London")
 PAGE_SIZE = 25
 SEARCH_REFUSED = ("Searching the recordings shows who called whom, so only the authorisers, the Data Protection "
                   "Officer and the IT helpdesk can do it. To get a recording, start a release request.")
@@ -58,7 +56,7 @@ def search() -> ResponseReturnValue:
     problems: dict[str, str] = {}
     page = None
     if any(fields.values()):
-        when = {name: _london(fields[name], name, problems) for name in ("from", "to")}
+        when = {name: london_datetime(fields[name], name, problems) for name in ("from", "to")}
         try:
             if not problems:
                 page = facade().search_catalogue(
@@ -167,17 +165,3 @@ def _stream(playback: Playback) -> Iterator[bytes]:
         yield from playback.chunks
     finally:
         playback.close()
-
-
-def _london(text: str, name: str, problems: dict[str, str]) -> datetime | None:
-    """A ``datetime-local`` value (or ``DD/MM/YYYY HH:MM``) as London time; a problem if unreadable."""
-    if not text:
-        return None
-    for parse in (datetime.fromisoformat, lambda value: datetime.strptime(value, "%d/%m/%Y %H:%M")):
-        try:
-            moment = parse(text)
-        except ValueError:
-            continue
-        return moment.replace(tzinfo=LONDON) if moment.tzinfo is None else moment
-    problems[f"date_{name}"] = "Enter a date and time like 05/01/2026 14:30"
-    return None

@@ -21,8 +21,7 @@ from sqlalchemy.orm import Session
 from connectors.mail import OutgoingMail
 from connectors.storage import LocalFolderStore
 from connectors.telephony import FakeTelephony
-from connectors.telephony.simulator._audio import iter_wav
-from connectors.telephony.simulator._data import CallGenerator
+from connectors.telephony.simulator import CallGenerator, iter_wav
 from engine import users as people
 from engine.clock import Clock
 from engine.models import User

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from .._settings import RingCentralSettings
+from ._audio import iter_wav
 from ._data import CallGenerator, SimCall
 from ._server import SimServer, SimState
 from ._state import (
@@ -36,6 +37,7 @@ from ._store import CallStore
 
 __all__ = [
     "REALISTIC_RATE_LIMITS",
+    "CallGenerator",
     "Faults",
     "LoggedRequest",
     "RunningSimulator",
@@ -43,6 +45,7 @@ __all__ = [
     "SimulatorCredentials",
     "main",
     "run_simulator_forever",
+    "iter_wav",
     "start_simulator",
 ]
 

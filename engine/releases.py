@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.access import may_do_task
+from engine.audio_cache import AudioCache
 from engine.breach_evidence import investigating_case
 from engine.catalogue import Page, recordings_by_id, search_recordings
 from engine.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -208,8 +209,10 @@ class ReleasesMixin(FacadeParts):
     def open_playback(self, username: str, recording_id: int, *,
                       byte_range: tuple[int, int | None] | None = None) -> Playback:
         """Stream a recording to someone an open case authorises: our kept copy if there is one, else
-        the provider's. Audited as ``recording.played`` with the case that authorised it (or
-        ``recording.access_denied``). ``byte_range`` is inclusive, like HTTP's ``Range``."""
+        the provider's (kept for a few minutes by ``engine.audio_cache`` so that a player's range
+        requests cost one download in the provider's Heavy rate-limit group). Audited as
+        ``recording.played`` with the case that authorised it (or ``recording.access_denied``).
+        ``byte_range`` is inclusive, like HTTP's ``Range``."""
         with self._tx() as s:
             decision = self._listen_decision(s, username, recording_id)
             if not decision.allowed:
@@ -239,16 +242,24 @@ class ReleasesMixin(FacadeParts):
             return Playback(recording_id, decision.case_ref, content_type or (head.content_type if head else
                             "audio/mpeg"), source, reader, _range_size(total, wanted), total,
                             wanted[0] if wanted else 0)
-        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)
+        telephony = self.services.telephony
+        audio = self._audio_cache().open(provider_id, lambda sink: telephony.download_recording(
+            provider_id, sink, content_uri=content_uri))
         try:
-            result = self.services.telephony.download_recording(provider_id, spool, content_uri=content_uri)
-            wanted = _resolve_range(result.size, byte_range)
+            wanted = _resolve_range(audio.size, byte_range)
         except BaseException:
-            spool.close()
+            audio.reader.close()
             raise
-        return Playback(recording_id, decision.case_ref, result.content_type or content_type or "audio/mpeg", source,
-                        SpooledChunks(spool, wanted, result.size), _range_size(result.size, wanted), result.size,
+        return Playback(recording_id, decision.case_ref, audio.content_type or content_type or "audio/mpeg", source,
+                        SpooledChunks(audio.reader, wanted, audio.size), _range_size(audio.size, wanted), audio.size,
                         wanted[0] if wanted else 0)
+
+    def _audio_cache(self) -> AudioCache:
+        """The process's cache of provider audio for playback (``engine.audio_cache``), made on first use."""
+        cache: AudioCache | None = getattr(self, "_provider_audio", None)
+        if cache is None:
+            cache = self._provider_audio = AudioCache()
+        return cache
 
     def search_catalogue(self, *, user: str, number: str | None = None, extension: str | None = None,
                          date_from: datetime | None = None, date_to: datetime | None = None,

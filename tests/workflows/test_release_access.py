@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 
-from connectors.telephony.simulator import SimCall
+from connectors.telephony.simulator import RunningSimulator, SimCall
 from engine import audit
 from engine.cli import main
 from engine.errors import PermissionDenied
@@ -87,6 +87,22 @@ def test_playback_is_allowed_only_under_an_open_case_and_audited(callgov: Callgo
     callgov.withdraw(view.case_ref, user="sam", reason="Resolved")
     with pytest.raises(PermissionDenied):
         callgov.open_playback("alex", recording_id)
+
+
+def test_a_players_range_requests_cost_one_provider_download(callgov: Callgov, recent_call: SimCall,
+                                                            simulator: RunningSimulator) -> None:
+    view = submit(callgov, "sam", request_form(recent_call))
+    recording_id = view.data["recording_ids"][0]
+    simulator.clear_requests()
+    whole = callgov.open_playback("alex", recording_id)
+    audio = b"".join(whole.chunks)
+    for first, last in ((0, 1), (len(audio) - 100, None), (len(audio) // 2, len(audio) // 2 + 999)):
+        part = callgov.open_playback("dana", recording_id, byte_range=(first, last))
+        assert b"".join(part.chunks) == audio[first:None if last is None else last + 1]
+    downloads = [r for r in simulator.requests() if r.host == "media" and recent_call.recording_id in r.path]
+    assert len(downloads) == 1, "the Heavy rate-limit group is spent once per listening, not per range"
+    assert [e[0] for e in recording_events(callgov, recording_id)].count("recording.played") == 4, \
+        "every request is still authorised and audited"
 
 
 def test_a_kept_copy_is_played_from_storage(callgov: Callgov, expiring_call: SimCall) -> None:

@@ -248,6 +248,13 @@ def _blockers(diffs: list[tuple[Any, WorkflowDiff | None]], version: int) -> lis
             new_spec = diff.alignment.get(task)
             if task.state & CURRENT and new_spec is not None and type(new_spec) is not type(task.task_spec):
                 reasons.append(f"task '{_name(task.task_spec)}' is a different kind of step in version {version}")
+        for task, new_spec in diff.alignment.items():
+            # SpiffWorkflow aligns a step whose id changed with whatever now stands in its place; a case
+            # waiting there would silently wait at another step, so it stays (the element id is the step).
+            old_id = getattr(task.task_spec, "bpmn_id", None)
+            if task.state & CURRENT and old_id is not None and getattr(new_spec, "bpmn_id", None) != old_id:
+                reasons.append(f"task '{_name(task.task_spec)}' no longer exists in version {version} "
+                               f"('{_name(new_spec)}' stands in its place)")
     return list(dict.fromkeys(reasons))
 
 

@@ -198,3 +198,46 @@ def test_a_case_that_passed_a_removed_step_is_refused(callgov: Callgov, at_autho
     assert not outcome.movable
     assert outcome.reasons == ("the case has passed 'Describe the call', which version 2 no longer has",)
     assert _state(callgov, at_authorise) == before
+
+
+FEATURES = (BPMN_DIR / "features.bpmn").read_text()
+
+
+@pytest.fixture
+def at_confirmation(callgov: Callgov, people: None, operations) -> str:
+    """features.bpmn version 1 published; a case past its subprocess, waiting inside its call activity
+    for sam's "Confirm it is done"."""
+    operations.register("test.lookup", lambda ctx: {"found": [ctx.data["wanted"]]}, description="Find (test)")
+    callgov.deploy(FEATURES.encode(), filename="features.bpmn", actor="tester", publish=True)
+    case = callgov.start("features", user="sam")
+    view = callgov.complete_task(case.ready_tasks[0].id, user="sam", data={"wanted": "rec-1"})
+    for task in view.ready_tasks:
+        view = callgov.complete_task(task.id, user="dana" if task.title == "Review A" else "hal", data={})
+    assert [t.title for t in view.ready_tasks] == ["Confirm it is done"]
+    return case.case_ref
+
+
+def test_a_case_inside_a_call_activity_moves_and_finishes(callgov: Callgov, at_confirmation: str) -> None:
+    renamed = FEATURES.replace('name="Confirm it is done"', 'name="Confirm the recording was handled"')
+    assert callgov.deploy(renamed.encode(), filename="features.bpmn", actor="tester",
+                          publish=True).definition.version == 2
+    report = callgov.migrate_instances("features", [at_confirmation], user="gina")
+    assert report.moved and [o.to_version for o in report.movable] == [2]
+    (task,) = callgov.instance(at_confirmation).ready_tasks
+    assert task.title == "Confirm the recording was handled" and task.assignee == "sam"
+    view = callgov.complete_task(task.id, user="sam", data={})
+    assert view.status == "completed" and view.data["wrapped"] is True
+
+
+def test_a_case_waiting_at_a_step_whose_id_changed_stays(callgov: Callgov, at_confirmation: str) -> None:
+    """SpiffWorkflow's diff aligns a renamed step with what stands in its place; the case must not
+    silently wait at another step."""
+    gone = FEATURES.replace('id="c_confirm" name="Confirm it is done"', 'id="c_check" name="Check it"').replace(
+        'Ref="c_confirm"', 'Ref="c_check"').replace('bpmnElement="c_confirm"', 'bpmnElement="c_check"')
+    callgov.deploy(gone.encode(), filename="features.bpmn", actor="tester", publish=True)
+    before = _state(callgov, at_confirmation)
+    report = callgov.migrate_instances("features", [at_confirmation], user="gina")
+    assert not report.movable and report.outcomes[0].reasons == (
+        "task 'Confirm it is done' no longer exists in version 2 ('Check it' stands in its place)",)
+    assert _state(callgov, at_confirmation) == before
+    assert [t.title for t in callgov.instance(at_confirmation).ready_tasks] == ["Confirm it is done"]

@@ -241,3 +241,50 @@ def test_a_case_waiting_at_a_step_whose_id_changed_stays(callgov: Callgov, at_co
         "task 'Confirm it is done' no longer exists in version 2 ('Check it' stands in its place)",)
     assert _state(callgov, at_confirmation) == before
     assert [t.title for t in callgov.instance(at_confirmation).ready_tasks] == ["Confirm it is done"]
+
+
+EMBEDDED = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="defs" targetNamespace="http://callgov.test">
+  <bpmn:process id="embedded" name="Embedded" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="sub"/>
+    <bpmn:subProcess id="sub" name="Check together">
+      <bpmn:startEvent id="sub_start"/>
+      <bpmn:sequenceFlow id="s1" sourceRef="sub_start" targetRef="inner"/>
+      <bpmn:userTask id="inner" name="Check the call" camunda:candidateGroups="dpo">
+        <bpmn:extensionElements><camunda:formData>
+          <camunda:formField id="ok" label="Is it fine" type="boolean"/>
+        </camunda:formData></bpmn:extensionElements>
+      </bpmn:userTask>
+      <bpmn:sequenceFlow id="s2" sourceRef="inner" targetRef="sub_end"/>
+      <bpmn:endEvent id="sub_end"/>
+    </bpmn:subProcess>
+    <bpmn:sequenceFlow id="f2" sourceRef="sub" targetRef="end"/>
+    <bpmn:endEvent id="end"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_a_case_inside_an_embedded_subprocess_moves_or_stays(callgov: Callgov, people: None) -> None:
+    callgov.deploy(EMBEDDED.encode(), filename="embedded.bpmn", actor="tester", publish=True)
+    movable = callgov.start("embedded", user="sam").case_ref
+    stuck = callgov.start("embedded", user="sam").case_ref
+    relabelled = EMBEDDED.replace('label="Is it fine"', 'label="Is the call fine"').replace(
+        'candidateGroups="dpo"', 'candidateGroups="dpo, cs_team_leader"')
+    callgov.deploy(relabelled.encode(), filename="embedded.bpmn", actor="tester", publish=True)
+    report = callgov.migrate_instances("embedded", [movable], user="gina")
+    assert [o.case_ref for o in report.movable] == [movable]
+    (task,) = callgov.instance(movable).ready_tasks
+    assert set(task.candidate_roles) == {"dpo", "cs_team_leader"}, "the new version's roles"
+    view = callgov.complete_task(task.id, user="lee", data={"ok": "true"})
+    assert view.status == "completed" and view.definition_version == 2
+
+    replaced = EMBEDDED.replace('id="inner" name="Check the call"', 'id="inner2" name="Check the call"').replace(
+        'Ref="inner"', 'Ref="inner2"')
+    callgov.deploy(replaced.encode(), filename="embedded.bpmn", actor="tester", publish=True)
+    before = _state(callgov, stuck)
+    report = callgov.migrate_instances("embedded", [stuck], user="gina")
+    assert not report.movable and "'Check the call' no longer exists in version 3" in report.outcomes[0].reasons[0]
+    assert _state(callgov, stuck) == before

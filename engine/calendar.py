@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import holidays
 
 __all__ = [
+    "LONDON",
     "FIRST_YEAR",
     "LAST_YEAR",
     "LONDON",

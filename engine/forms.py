@@ -14,13 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from engine.calendar import LONDON
 from engine.errors import FormInvalid, Problem
 
 FIELD_TYPES = ("string", "long", "boolean", "date", "datetime", "enum")
 CONSTRAINTS = ("required", "minlength", "maxlength", "min", "max", "readonly", "pattern")
-LONDON = ZoneInfo("Europe/London")
 MAX_TEXT = 20_000
 _TRUE = {"true", "on", "yes", "1"}
 _FALSE = {"false", "off", "no", "0"}

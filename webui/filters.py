@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Flask
 
+from engine.calendar import LONDON
 from engine.roles import ROLES
 
-LONDON = ZoneInfo("Europe/London")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-LONDON = ZoneInfo("Europe/London")
+from engine.calendar import LONDON
 
 REASONS: dict[str, str] = {
     "health_safety": "1. Promote the health, safety and security of residents, staff and other users",

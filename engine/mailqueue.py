@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from connectors.mail import LogMailer, MailError, OutgoingMail
 from engine import audit
-from engine.errors import InvalidInput, NotFound, PermissionDenied
+from engine.errors import InvalidInput, NotFound
 from engine.facade_parts import FacadeParts
 from engine.instances import AFTER_COMMIT
 from engine.models.mail import QueuedMail
@@ -139,7 +139,7 @@ class MailMixin(FacadeParts):
         if status is not None and status not in STATUSES:
             raise InvalidInput(f"Unknown mail status {status!r}: use one of {', '.join(STATUSES)}")
         with self.db.reading() as s:
-            self._require_mail_admin(s, user)
+            self._require_admin(s, user, to="see the mail queue")
             counts: dict[str, int] = {status: n for status, n in s.execute(
                 select(QueuedMail.status, func.count()).group_by(QueuedMail.status))}
             total = counts.get(status, 0) if status else sum(counts.values())
@@ -154,7 +154,7 @@ class MailMixin(FacadeParts):
     def retry_mail(self, mail_id: int, *, user: str) -> str | None:
         """Try a pending or failed message again now, for an administrator; audited."""
         with self._tx() as s:
-            self._require_mail_admin(s, user)
+            self._require_admin(s, user, to="retry mail")
             row = s.get(QueuedMail, mail_id)
             if row is None:
                 raise NotFound(f"There is no queued mail {mail_id}")
@@ -166,9 +166,6 @@ class MailMixin(FacadeParts):
                          detail={"mail": row.id, "what": row.what, "attempts": row.attempts})
         return self._deliver_one(mail_id)
 
-    def _require_mail_admin(self, s: Session, user: str) -> None:
-        if "admin" not in self._active_user(s, user).role_names:
-            raise PermissionDenied("Only an administrator may see the mail queue")
 
 
 def _view(row: QueuedMail) -> MailView:

@@ -434,10 +434,10 @@ class QueriesMixin(FacadeParts):
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _require_admin(self, session: Session, actor: str) -> Person:
+    def _require_admin(self, session: Session, actor: str, *, to: str = "manage users") -> Person:
         person = self._active_user(session, actor)
         if "admin" not in person.role_names:
-            raise PermissionDenied("Only an administrator can manage users")
+            raise PermissionDenied(f"Only an administrator can {to}")
         return person
 
     def _viewable_case(self, session: Session, case_ref: str,

@@ -587,8 +587,9 @@ def _range_size(size: int | None, byte_range: tuple[int, int | None] | None) -> 
 
 
 class SpooledChunks:
-    """The bytes of a spooled temporary file (or a range of them) as chunks; closes the file when the
-    chunks run out or on ``close()`` (also a context manager), whichever comes first."""
+    """The bytes of an open file (a spooled temporary file, or a reader of the playback cache), or a
+    range of them, as chunks; closes the file when the chunks run out or on ``close()`` (also a
+    context manager), whichever comes first."""
 
     def __init__(self, spool: IO[bytes], byte_range: tuple[int, int | None] | None, size: int | None) -> None:
         self._spool = spool
